@@ -99,3 +99,42 @@ export interface EncodeOptions {
   /** Wrap the result in `E:` with this key. */
   key?: SessionKey;
 }
+
+/** What the per-topic sequencer says about one stamped publication (PROTOCOL.md §4). */
+export type SequenceVerdict = "deliver" | "duplicate" | "gap" | "rebaseline";
+
+/** A topic's last seen position. */
+export interface TopicPosition {
+  /** Stream epoch, 8 lowercase hex digits. */
+  epoch: string;
+  /** Last offset seen (inclusive). */
+  offset: number;
+}
+
+/**
+ * Client-side per-topic `(epoch, offset)` tracker: same epoch and `o ≤ last` → duplicate;
+ * `o = last + 1` → deliver; `o > last + 1` → gap (position unchanged); new epoch → rebaseline
+ * (deliver, position moves to the new epoch). A topic with no position delivers and starts one.
+ */
+export interface TopicSequencer {
+  /** Classifies a publication and advances the position on deliver/rebaseline. */
+  check(topic: string, epoch: string, offset: number): SequenceVerdict;
+  /** Sets a topic's position (e.g. from a subscribe reply). */
+  reset(topic: string, epoch: string, offset: number): void;
+  /** A topic's position, if any. */
+  position(topic: string): TopicPosition | undefined;
+  /** Forgets a topic. */
+  forget(topic: string): void;
+  /** Every known position. */
+  positions(): Record<string, TopicPosition>;
+}
+
+/** A bounded window of recently seen message ids (default 10,000 ids). */
+export interface DedupWindow {
+  /** True when `id` was seen within the window; otherwise records it and returns false. */
+  seen(id: string, nowMs?: number): boolean;
+  /** Number of ids held. */
+  readonly size: number;
+  /** Empties the window. */
+  clear(): void;
+}
