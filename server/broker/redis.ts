@@ -158,7 +158,8 @@ export class RedisBroker implements Broker {
       this.subscriptions.resync().then(() => this.noteHealth(), () => {});
     });
     this.subscriber.on("message", (channel: string, message: string) => this.dispatch(channel, message));
-    this.commands.on("ready", () => void this.maintain());
+    // After a reconnect, restore this node's presence members once its own channels are back.
+    this.commands.on("ready", () => void this.waitUntilHealthy(5_000).then(() => this.maintain(), () => {}));
     this.timer = setInterval(() => void this.maintain(), refreshMs);
     (this.timer as { unref?: () => void }).unref?.();
   }
