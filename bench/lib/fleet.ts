@@ -1,0 +1,193 @@
+/**
+ * A fleet of generator processes (`bench/generator.ts`) against one server: connections are
+ * split evenly across processes, phases and heartbeats are started on all of them at once,
+ * and their reports are merged (counters summed, latency histograms merged, the delivery
+ * window taken from the earliest first and the latest last delivery).
+ *
+ * @example
+ * ```ts
+ * import { Fleet } from "./fleet.ts";
+ * const fleet = await Fleet.start({ port, connections: 100, processes: 2, topics: ["a"], topicsPerConnection: 1, jwtSecret });
+ * const phase = await fleet.phase(200, 10_000, () => publisher.send({ cmd: "publish", topics: ["a"], count: 200 }));
+ * await fleet.stop();
+ * ```
+ * @module
+ */
+import type { GeneratorSpec } from "../generator.ts";
+import { Histogram } from "./histogram.ts";
+import { type ChildEvent, JsonProcess } from "./procs.ts";
+import { ROOT } from "./systems.ts";
+
+/** Fleet settings: a generator spec minus the per-process fields. */
+export interface FleetOptions extends Omit<GeneratorSpec, "name" | "connections" | "firstIndex" | "maxSeconds" | "hosts"> {
+  /** Total connections across all processes. */
+  connections: number;
+  /** Generator processes (default 1; at most one per 1 connection). */
+  processes?: number;
+  /** Destination hosts (default 127.0.0.1). */
+  hosts?: string[];
+  /** Hard deadline per process, s (default 120). */
+  maxSeconds?: number;
+  /** Called with progress lines (one per process per second). */
+  onProgress?: (line: string) => void;
+  /** Deadline for all connections to be set up, ms (default 60 000). */
+  readyTimeoutMs?: number;
+}
+
+/** Merged result of one phase. */
+export interface PhaseResult {
+  /** Every connection got every expected publication before the timeout. */
+  complete: boolean;
+  /** Expected publications never received. */
+  missing: number;
+  deliveries: number;
+  duplicates: number;
+  lost: number;
+  gaps: number;
+  unstamped: number;
+  undecodable: number;
+  errors: number;
+  /** Earliest first delivery across processes (epoch ms). */
+  firstAt: number;
+  /** Latest last delivery (epoch ms). */
+  lastAt: number;
+  /** Latency of every delivery in the phase. */
+  latency: Histogram;
+  /** Connections closed by the server so far. */
+  unexpectedCloses: number;
+  closeCodes: Record<string, number>;
+}
+
+/** The running fleet. */
+export class Fleet {
+  #phaseId = 0;
+
+  private constructor(
+    /** Generator processes. */
+    readonly procs: JsonProcess[],
+    /** Connections that completed the handshake (and subscribe). */
+    readonly live: number,
+    /** Connections that failed to set up. */
+    readonly failures: number,
+    /** Wall time until every process reported ready, ms. */
+    readonly setupMs: number,
+    /** First setup error, if any. */
+    readonly firstError: string | undefined,
+  ) {}
+
+  /** Spawns the processes and waits until every connection is set up. */
+  static async start(options: FleetOptions): Promise<Fleet> {
+    const count = Math.max(1, Math.min(options.processes ?? 1, options.connections));
+    const procs: JsonProcess[] = [];
+    const started = performance.now();
+    let first = 0;
+    for (let i = 0; i < count; i++) {
+      const share = Math.floor(options.connections / count) + (i < options.connections % count ? 1 : 0);
+      const spec: GeneratorSpec = {
+        ...options,
+        name: `gen${i}`,
+        hosts: options.hosts ?? ["127.0.0.1"],
+        connections: share,
+        firstIndex: first,
+        maxSeconds: options.maxSeconds ?? 120,
+      };
+      first += share;
+      const proc = JsonProcess.spawn(`gen${i}`, [process.execPath, `${ROOT}bench/generator.ts`, JSON.stringify(spec)], {
+        cwd: ROOT,
+        onEvent: (event: ChildEvent) => {
+          if (event.ev === "progress" && options.onProgress) {
+            options.onProgress(`gen${i}: live ${event.live} deliveries ${event.deliveries} lost ${event.lost} dup ${event.duplicates}`);
+          }
+        },
+      });
+      procs.push(proc);
+    }
+    let live = 0;
+    let failures = 0;
+    let firstError: string | undefined;
+    try {
+      const readies = await Promise.all(procs.map((p) => p.waitFor((e) => e.ev === "ready", options.readyTimeoutMs ?? 60_000)));
+      for (const ready of readies) {
+        live += Number(ready.live);
+        failures += Number(ready.failures);
+        firstError ??= ready.firstError as string | undefined;
+      }
+    } catch (error) {
+      for (const p of procs) p.kill();
+      throw error;
+    }
+    return new Fleet(procs, live, failures, performance.now() - started, firstError);
+  }
+
+  /**
+   * Starts a phase expecting `expect` publications per subscribed topic on every connection,
+   * runs `trigger` (which makes the publisher publish), and resolves with the merged result
+   * once every process reports (complete or timed out).
+   */
+  async phase(expect: number, timeoutMs: number, trigger: () => void | Promise<void>): Promise<PhaseResult> {
+    const id = ++this.#phaseId;
+    const marks = this.procs.map((p) => p.mark);
+    const started = this.procs.map((p, i) => p.waitFor((e) => e.ev === "phase-started" && e.id === id, 10_000, marks[i]));
+    for (const p of this.procs) p.send({ cmd: "phase", id, expect, timeoutMs });
+    await Promise.all(started);
+    const done = this.procs.map((p, i) => p.waitFor((e) => e.ev === "phase-done" && e.id === id, timeoutMs + 15_000, marks[i]));
+    await trigger();
+    const reports = await Promise.all(done);
+    const result: PhaseResult = {
+      complete: true,
+      missing: 0,
+      deliveries: 0,
+      duplicates: 0,
+      lost: 0,
+      gaps: 0,
+      unstamped: 0,
+      undecodable: 0,
+      errors: 0,
+      firstAt: Infinity,
+      lastAt: 0,
+      latency: new Histogram(),
+      unexpectedCloses: 0,
+      closeCodes: {},
+    };
+    for (const report of reports) {
+      const stats = report.stats as Record<string, number>;
+      result.complete &&= report.complete === true;
+      result.missing += Number(report.missing);
+      result.deliveries += stats.deliveries!;
+      result.duplicates += stats.duplicates!;
+      result.lost += stats.lost!;
+      result.gaps += stats.gaps!;
+      result.unstamped += stats.unstamped!;
+      result.undecodable += stats.undecodable!;
+      result.errors += stats.errors!;
+      if (Number(report.firstAt) > 0) result.firstAt = Math.min(result.firstAt, Number(report.firstAt));
+      result.lastAt = Math.max(result.lastAt, Number(report.lastAt));
+      result.latency.merge(report.latency as Parameters<Histogram["merge"]>[0]);
+      result.unexpectedCloses += Number(report.unexpectedCloses);
+      for (const [code, n] of Object.entries(report.closeCodes as Record<string, number>)) {
+        result.closeCodes[code] = (result.closeCodes[code] ?? 0) + n;
+      }
+    }
+    if (result.firstAt === Infinity) result.firstAt = 0;
+    return result;
+  }
+
+  /** Sends `rounds` WSE pings per connection; resolves with pings sent, PONGs seen and wall ms. */
+  async heartbeat(rounds: number, timeoutMs: number): Promise<{ pings: number; pongs: number; ms: number; complete: boolean }> {
+    const marks = this.procs.map((p) => p.mark);
+    const done = this.procs.map((p, i) => p.waitFor((e) => e.ev === "heartbeat-done", timeoutMs + 10_000, marks[i]));
+    for (const p of this.procs) p.send({ cmd: "heartbeat", rounds, timeoutMs });
+    const reports = await Promise.all(done);
+    return {
+      pings: reports.reduce((n, r) => n + Number(r.pings), 0),
+      pongs: reports.reduce((n, r) => n + Number(r.pongs), 0),
+      ms: Math.max(...reports.map((r) => Number(r.ms))),
+      complete: reports.every((r) => r.complete === true),
+    };
+  }
+
+  /** Closes every connection and ends the processes. */
+  async stop(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.stop(5000)));
+  }
+}
