@@ -1,0 +1,87 @@
+"""Fixtures: the servers under test and the upstream Python client.
+
+Targets (module-scoped, started once per test module, always torn down):
+- `ours`      our standalone server, `bun server/main.ts` (JWT + API key from the environment)
+- `embedded`  our embedding API, `bun test/interop/embedded_host.ts` (records hook calls)
+- `upstream`  the upstream wse-server 2.5.1 through `upstream_server.py` (a baseline: a test that
+              passes there and fails on ours shows a compatibility bug on our side)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, AsyncIterator, Callable
+
+import pytest
+import pytest_asyncio
+from wse_client import AsyncWSEClient, ReconnectConfig
+
+from support import OurServer, embedded_host, ours_available, upstream_host
+
+
+def _start(kind: str, **settings: Any):
+    if kind in ("ours", "embedded"):
+        reason = ours_available()
+        if reason:
+            pytest.skip(f"our server not available: {reason}")
+    if kind == "ours":
+        return OurServer(**settings)
+    if kind == "embedded":
+        return embedded_host(**settings)
+    flags: list[str] = []
+    return upstream_host(*flags)
+
+
+@pytest.fixture(scope="module")
+def ours():
+    server = _start("ours")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def embedded():
+    host = _start("embedded")
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    host = _start("upstream")
+    yield host
+    host.stop()
+
+
+@pytest.fixture(scope="module", params=["ours", "upstream"])
+def publisher(request):
+    """A server with `publish(topic, type, payload)` (our CLI server, and the upstream baseline)."""
+    return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(scope="module", params=["embedded", "upstream"])
+def app_host(request):
+    """A server whose application hook records messages (`messages()`), ours and upstream."""
+    return request.getfixturevalue(request.param)
+
+
+FAST_RECONNECT = ReconnectConfig(base_delay=0.2, max_delay=1.0, factor=1.5, jitter=False)
+
+
+@pytest_asyncio.fixture
+async def client_factory() -> AsyncIterator[Callable[..., AsyncWSEClient]]:
+    """Creates `AsyncWSEClient`s with fast reconnects; every one is disconnected at teardown."""
+    made: list[AsyncWSEClient] = []
+
+    def make(url: str, **kwargs: Any) -> AsyncWSEClient:
+        kwargs.setdefault("reconnect", FAST_RECONNECT)
+        client = AsyncWSEClient(url, **kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        try:
+            await asyncio.wait_for(client.disconnect(), 5)
+        except Exception:  # noqa: BLE001 - teardown must go on
+            pass

@@ -1,0 +1,59 @@
+"""Reading events from an upstream `AsyncWSEClient` with bounded waits."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Callable
+
+from wse_client import AsyncWSEClient, WSEEvent
+
+
+async def next_matching(client: AsyncWSEClient, predicate: Callable[[WSEEvent], bool], timeout: float,
+                        what: str, skipped: list[WSEEvent] | None = None) -> WSEEvent:
+    """The next event for which `predicate` is true; others go to `skipped` (when given)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no {what} within {timeout}s")
+        try:
+            event = await client.recv(timeout=left)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"no {what} within {timeout}s") from None
+        if predicate(event):
+            return event
+        if skipped is not None:
+            skipped.append(event)
+
+
+async def of_type(client: AsyncWSEClient, type: str, timeout: float = 5.0,
+                  skipped: list[WSEEvent] | None = None) -> WSEEvent:
+    """The next event whose `t` is `type`."""
+    return await next_matching(client, lambda e: e.type == type, timeout, f"event {type!r}", skipped)
+
+
+async def on_topic(client: AsyncWSEClient, topic: str, count: int, timeout: float = 8.0) -> list[WSEEvent]:
+    """The next `count` stamped events of `topic`, in arrival order."""
+    out: list[WSEEvent] = []
+    deadline = time.monotonic() + timeout
+    while len(out) < count:
+        left = deadline - time.monotonic()
+        got = await next_matching(client, lambda e: e.topic == topic, max(left, 0.001),
+                                  f"{count} events on {topic!r} (got {len(out)})")
+        out.append(got)
+    return out
+
+
+async def quiet(client: AsyncWSEClient, predicate: Callable[[WSEEvent], bool], seconds: float) -> list[WSEEvent]:
+    """Every matching event that arrives within `seconds` (used to prove there are no duplicates)."""
+    out: list[WSEEvent] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            event = await client.recv(timeout=left)
+        except asyncio.TimeoutError:
+            break
+        if predicate(event):
+            out.append(event)
+    return out
