@@ -1,0 +1,171 @@
+/**
+ * The standalone WSE server on Bun: `bun run server` (= `bun server/main.ts`), `npm start`, and
+ * the single-file executable built by `npm run build:exe`. Configuration comes from flags, `WSE_*`
+ * environment variables and an optional JSON file (see `--help` and `server/config.ts`).
+ *
+ * Logs are JSON lines on stderr; the first `info` line after startup is a one-line summary.
+ * SIGTERM/SIGINT drain gracefully (clients are closed with 1012 and reconnect elsewhere); a
+ * second signal exits at once.
+ *
+ * @module
+ */
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join, normalize, resolve, sep } from "node:path";
+import { ConfigError, helpText, loadConfig, type CliConfig } from "./config.ts";
+import { openBroker, startupSummary } from "./cli.ts";
+import { createLogger } from "./log.ts";
+import { DEFAULTS } from "./options.ts";
+import { createServer } from "./mod.ts";
+import type { Logger, WseServer } from "./types.ts";
+
+/** Runs the CLI; resolves with an exit code when the server stopped (or could not start). */
+export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  let config: CliConfig;
+  try {
+    config = loadConfig({ argv, env, readFile: (path) => readFileSync(path, "utf8") });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`wse-server: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  if (config.help) {
+    process.stdout.write(`${helpText("wse-server")}\n`);
+    return 0;
+  }
+  if (config.version) {
+    process.stdout.write(`${DEFAULTS.serverVersion}\n`);
+    return 0;
+  }
+
+  const logger = createLogger({ level: config.logLevel, base: { service: "wse" } });
+  let server: WseServer;
+  let brokerKind: string;
+  try {
+    const opened = await openBroker(config, logger);
+    brokerKind = opened.kind;
+    server = createServer({ ...config.options, broker: opened.broker, logger });
+  } catch (error) {
+    logger.error("cannot start", { error: error instanceof Error ? error.message : String(error) });
+    return 1;
+  }
+
+  const demoDir = config.demo ? findDemoDir() : undefined;
+  if (config.demo && !demoDir) {
+    logger.warn("demo page not found: client/demo/index.html is missing; --demo ignored");
+  }
+
+  let listen;
+  try {
+    listen = demoDir ? serveWithDemo(server, demoDir) : await server.listen();
+  } catch (error) {
+    logger.error("cannot listen", { error: error instanceof Error ? error.message : String(error) });
+    await server.stop().catch(() => {});
+    return 1;
+  }
+  logger.info("wse server started", startupSummary(config, listen, brokerKind, `bun ${Bun.version}`));
+  if (demoDir) logger.info("demo page", { url: `http://${hostForUrl(listen.hostname)}:${listen.port}/demo/` });
+
+  return await waitForShutdown(server, logger, config);
+}
+
+/** Resolves once SIGTERM/SIGINT stopped the server; a second signal forces exit code 1. */
+function waitForShutdown(server: WseServer, logger: Logger, config: CliConfig): Promise<number> {
+  return new Promise((done) => {
+    let stopping = false;
+    const onSignal = (signal: string) => {
+      if (stopping) {
+        logger.warn("second signal, exiting now", { signal });
+        done(1);
+        return;
+      }
+      stopping = true;
+      logger.info("shutting down", { signal, connections: server.stats().connections });
+      const bound = (config.options.drain?.timeoutMs ?? DEFAULTS.drain.timeoutMs) + 5000;
+      const timer = setTimeout(() => {
+        logger.error("shutdown took too long, exiting", { bound_ms: bound });
+        done(1);
+      }, bound);
+      server
+        .stop()
+        .then(() => {
+          clearTimeout(timer);
+          logger.info("stopped");
+          done(0);
+        })
+        .catch((error) => {
+          clearTimeout(timer);
+          logger.error("error while stopping", { error });
+          done(1);
+        });
+    };
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    process.on("SIGINT", () => onSignal("SIGINT"));
+  });
+}
+
+/** Serves the demo page under `/demo/` beside the server's own routes in one `Bun.serve`. */
+function serveWithDemo(server: WseServer, demoDir: string): { url: string; hostname: string; port: number } {
+  const options = server.options;
+  const bun = Bun.serve({
+    hostname: options.host,
+    port: options.port,
+    fetch(request, srv) {
+      const url = new URL(request.url);
+      if (url.pathname === "/demo") return Response.redirect(`${url.origin}/demo/`, 302);
+      if (url.pathname.startsWith("/demo/")) return serveDemoFile(demoDir, url.pathname.slice("/demo/".length));
+      return server.fetch(request, srv) as Response | Promise<Response>;
+    },
+    websocket: server.websocket as Parameters<typeof Bun.serve>[0] extends { websocket?: infer W } ? W : never,
+  });
+  server.attach(bun);
+  const hostname = bun.hostname ?? options.host;
+  return { url: `ws://${hostForUrl(hostname)}:${bun.port}${options.path}`, hostname, port: bun.port ?? options.port };
+}
+
+const CONTENT_TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  mjs: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  json: "application/json",
+  svg: "image/svg+xml",
+  png: "image/png",
+  wasm: "application/wasm",
+  map: "application/json",
+};
+
+function serveDemoFile(root: string, relative: string): Response {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(relative || "index.html");
+  } catch {
+    return new Response("bad path", { status: 400 });
+  }
+  const path = normalize(join(root, decoded));
+  if (path !== root && !path.startsWith(root + sep)) return new Response("not found", { status: 404 });
+  let file = path;
+  if (existsSync(file) && statSync(file).isDirectory()) file = join(file, "index.html");
+  if (!existsSync(file)) return new Response("not found", { status: 404 });
+  const ext = file.slice(file.lastIndexOf(".") + 1).toLowerCase();
+  return new Response(Bun.file(file), {
+    headers: { "content-type": CONTENT_TYPES[ext] ?? "application/octet-stream", "cache-control": "no-cache" },
+  });
+}
+
+/** The demo page directory: next to the sources, else under the working directory. */
+function findDemoDir(): string | undefined {
+  const candidates = [resolve(import.meta.dir, "../client/demo"), resolve(process.cwd(), "client/demo")];
+  return candidates.find((dir) => existsSync(join(dir, "index.html")));
+}
+
+function hostForUrl(hostname: string): string {
+  if (hostname === "0.0.0.0" || hostname === "::") return "127.0.0.1";
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2), process.env);
+  process.exit(code);
+}
