@@ -5,6 +5,11 @@ import { startRedisServer } from "../../scripts/redis-test-server.ts";
 import { createRedisBroker, isBrokerUnavailable } from "./redis.ts";
 import type { BrokerEvent } from "./types.ts";
 
+// Typed locally so the project's tsc (Bun types) checks this file too; at run time it is Deno's.
+declare const Deno: {
+  test(definition: { name: string; sanitizeOps: boolean; sanitizeResources: boolean; fn: () => Promise<void> }): void;
+};
+
 const quiet = { info() {}, warn() {} };
 
 async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
