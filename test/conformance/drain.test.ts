@@ -1,0 +1,76 @@
+/**
+ * PROTOCOL.md §7 closing on shutdown: SIGTERM (and SIGINT) drains the server: every client is
+ * closed with 1012 (so WSE clients reconnect, unlike 2.x's 1001), publications already accepted
+ * are delivered before the close, the process exits by itself, and after a restart the clients
+ * reconnect and recover what they missed.
+ */
+import { afterAll, describe, expect } from "bun:test";
+import { ClientPool, connectReady, payloadOf, testWith, uniqueTopic } from "./support.ts";
+import { startTarget } from "./target.ts";
+import { onTopic, sleep, WireClient } from "./wire.ts";
+
+const target = await startTarget({ drainTimeoutMs: 3000 });
+afterAll(() => target.stop());
+const pool = new ClientPool();
+
+async function drainWith(signal: NodeJS.Signals): Promise<void> {
+  const topic = uniqueTopic("drain");
+  const clients: WireClient[] = [];
+  for (let i = 0; i < 5; i++) {
+    const c = await connectReady(pool, target, { claims: { sub: `drain-${i}` } });
+    await c.subscribe([topic]);
+    clients.push(c);
+  }
+  const positions: { epoch: string; offset: number }[] = [];
+  for (let i = 0; i < 5; i++) positions.push(await target.publish(topic, "before_drain", { i }));
+
+  const exited = target.exited();
+  target.kill(signal);
+  for (const c of clients) {
+    const close = await c.waitClose(10_000);
+    expect(close.code).toBe(1012);
+    expect(c.frames.filter(onTopic(topic)).map((f) => f.envelope!.o)).toEqual([0, 1, 2, 3, 4]);
+  }
+  const code = await Promise.race([exited, sleep(15_000).then(() => "still running")]);
+  expect(code).toBe(0);
+
+  // Clients come back after the restart (same port) and resubscribe with recovery; the memory
+  // broker lost its history, so the reply re-baselines them on the new stream.
+  await target.restart();
+  const back = await connectReady(pool, target, { claims: { sub: "drain-0" } });
+  const reply = payloadOf(await back.subscribe([topic], { recover: true, recovery: { [topic]: { epoch: positions[4]!.epoch, offset: 4 } } }));
+  expect(reply.success).toBe(true);
+  expect(reply.recovery[topic].recovered).toBe(false);
+  await target.publish(topic, "after_restart", {});
+  const live = await back.waitFor(onTopic(topic), 5000);
+  expect(live.envelope!.o).toBe(0);
+}
+
+describe("drain", () => {
+  testWith(target, ["jwt", "api", "spawned"], "SIGTERM → every client closed 1012 after its pending publications; exit 0; reconnect works", async () => {
+    await drainWith("SIGTERM");
+  }, 45_000);
+
+  testWith(target, ["jwt", "api", "spawned"], "SIGINT drains the same way", async () => {
+    await drainWith("SIGINT");
+  }, 45_000);
+
+  testWith(target, ["jwt", "spawned"], "new connections are refused while draining", async () => {
+    const holders: WireClient[] = [];
+    for (let i = 0; i < 3; i++) holders.push(await connectReady(pool, target));
+    target.kill("SIGTERM");
+    await holders[0]!.waitClose(10_000);
+    let refused = false;
+    try {
+      const late = await WireClient.connect(target.url({ token: await target.mintToken() }), { timeoutMs: 2000 });
+      const outcome = await Promise.race([late.waitForType("server_ready", 2000).then(() => "served"), late.waitClose(3000).then(() => "closed")]).catch(() => "closed");
+      refused = outcome === "closed";
+      await late.close();
+    } catch {
+      refused = true;
+    }
+    expect(refused).toBe(true);
+    await target.exited();
+    await target.restart();
+  }, 45_000);
+});

@@ -1,0 +1,411 @@
+/**
+ * The server under test. By default the suite spawns our standalone server (`bun server/main.ts`,
+ * or `deno run -A server/deno.ts` with `WSE_CONFORMANCE_HOST=deno`) on a free loopback port with
+ * the settings a test file asks for. With `WSE_CONFORMANCE_URL` it talks to an already running
+ * server instead (our hosts elsewhere, or the upstream Python wse-server), and tests that need a
+ * setting that server was not started with are skipped with a printed reason.
+ *
+ * External target environment:
+ * - `WSE_CONFORMANCE_URL`        WebSocket URL, e.g. `ws://127.0.0.1:5007/wse`
+ * - `WSE_CONFORMANCE_HTTP`       HTTP base URL (default: derived from the WebSocket URL)
+ * - `WSE_CONFORMANCE_JWT_SECRET` HS256 secret the server verifies (enables token tests)
+ * - `WSE_CONFORMANCE_API_KEY`    API key for `/api/*` (enables publishing)
+ * - `WSE_CONFORMANCE_CAPS`       comma list of extra capabilities the server was started with
+ *                                (see {@link Capability})
+ *
+ * @module
+ */
+import { createServer as createNetServer } from "node:net";
+import { SignJWT, type JWTPayload } from "jose";
+import { sleep } from "./wire.ts";
+
+/** Settings a test file may ask of the server; each maps to a CLI flag or env variable. */
+export interface TargetConfig {
+  /** HS256 secret; `null` runs the server without JWT (development mode). Default: a random 48-byte secret. */
+  jwtSecret?: string | null;
+  /** Required issuer. */
+  jwtIssuer?: string;
+  /** Required audience. */
+  jwtAudience?: string;
+  /** Required `kid` in the token header. */
+  jwtKid?: string;
+  /** JWKS URL (then tokens are RS256/ES256, verified against it). */
+  jwksUrl?: string;
+  /** Presence tracking (default on). */
+  presence?: boolean;
+  /** Client publish (default on). */
+  clientPublish?: boolean;
+  /** Server ping interval, ms. */
+  pingIntervalMs?: number;
+  /** Idle timeout, ms. */
+  idleTimeoutMs?: number;
+  /** Rate limit bucket capacity (messages). */
+  rateLimitCapacity?: number;
+  /** Rate limit refill (messages per second). */
+  rateLimitRefill?: number;
+  /** History entries kept per topic. */
+  historySize?: number;
+  /** History TTL per entry, ms. */
+  historyTtlMs?: number;
+  /** Recovery cap (publications replayed at most). */
+  recoveryMaxCount?: number;
+  /** Outbound buffered bytes per connection before the slow-consumer close. */
+  backpressureLimitBytes?: number;
+  /** Drain timeout on SIGTERM, ms. */
+  drainTimeoutMs?: number;
+}
+
+/**
+ * Capabilities a test can require. A spawned target has all the base ones and the ones implied
+ * by its config; an external target has those its environment names.
+ */
+export type Capability =
+  | "spawned" // we own the process: restart, signals, stderr
+  | "jwt" // we know the HS256 secret and can mint tokens
+  | "api" // we know the API key and can publish over HTTP
+  | "presence"
+  | "client-publish"
+  | "issuer-audience" // the server checks iss/aud as configured here
+  | "kid" // the server requires the kid configured here
+  | "jwks" // the server verifies against the JWKS configured here
+  | "short-ping"
+  | "short-idle"
+  | "small-rate-limit"
+  | "small-history"
+  | "small-recovery-cap"
+  | "small-backpressure";
+
+/** Options for {@link Target.mintToken}. */
+export interface MintOptions {
+  /** Seconds until `exp`; negative for an expired token; `null` omits `exp`. Default 300. */
+  expiresInSeconds?: number | null;
+  /** Key id header; default: the configured kid. `null` omits it. */
+  kid?: string | null;
+  /** HMAC secret to sign with; default: the target's secret. */
+  secret?: string | Uint8Array;
+  /** Algorithm; default HS256. */
+  alg?: string;
+}
+
+/** A running server the tests talk to. */
+export interface Target {
+  /** Human-readable name (for messages). */
+  readonly name: string;
+  /** WebSocket endpoint, e.g. `ws://127.0.0.1:40123/wse`. */
+  readonly wsUrl: string;
+  /** HTTP base URL, e.g. `http://127.0.0.1:40123`. */
+  readonly httpUrl: string;
+  /** The HS256 secret, when known. */
+  readonly jwtSecret: string | null;
+  /** What this target can do (see {@link Capability}). */
+  readonly caps: ReadonlySet<Capability>;
+  /** The config this target was started with (for spawned targets). */
+  readonly config: TargetConfig;
+  /** The capabilities among `wanted` this target lacks. */
+  missing(...wanted: Capability[]): Capability[];
+  /** Signs a token with the target's secret (HS256); `sub` defaults to `user-1`. */
+  mintToken(claims?: JWTPayload, options?: MintOptions): Promise<string>;
+  /** `wsUrl` with a query string, e.g. `url({token, format: "msgpack"})`. */
+  url(query?: Record<string, string | undefined>): string;
+  /** Publishes through `POST /api/publish`; returns the stream position. */
+  publish(topic: string, type: string, payload: unknown, id?: string): Promise<{ epoch: string; offset: number }>;
+  /** Calls an HTTP route with the API key (`path` starts with `/`). */
+  api(path: string, init?: RequestInit): Promise<Response>;
+  /** Stops and starts the server again (same port and config). */
+  restart(): Promise<void>;
+  /** Sends a signal to the server process. */
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves with the exit code when the process exits. */
+  exited(): Promise<number | null>;
+  /** The server's recent stderr+stdout (for failure messages). */
+  logs(): string;
+  /** Stops the server. */
+  stop(): Promise<void>;
+}
+
+/** A secret of 48 random bytes, base64url. */
+export function randomSecret(): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(48))).toString("base64url");
+}
+
+/** Finds a free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Which host to spawn: `bun` (default) or `deno`. */
+export function hostKind(): "bun" | "deno" {
+  return process.env.WSE_CONFORMANCE_HOST === "deno" ? "deno" : "bun";
+}
+
+const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Maps a {@link TargetConfig} to environment variables for `server/main.ts`. */
+export function configToEnv(config: TargetConfig): Record<string, string> {
+  const env: Record<string, string> = {};
+  const set = (name: string, value: unknown) => {
+    if (value !== undefined && value !== null) env[name] = String(value);
+  };
+  set("WSE_JWT_SECRET", config.jwtSecret);
+  set("WSE_JWT_ISSUER", config.jwtIssuer);
+  set("WSE_JWT_AUDIENCE", config.jwtAudience);
+  set("WSE_JWT_KID", config.jwtKid);
+  set("WSE_JWKS_URL", config.jwksUrl);
+  set("WSE_PRESENCE", config.presence === false ? "false" : "true");
+  set("WSE_CLIENT_PUBLISH", config.clientPublish === false ? "false" : "true");
+  set("WSE_PING_INTERVAL_MS", config.pingIntervalMs);
+  set("WSE_IDLE_TIMEOUT_MS", config.idleTimeoutMs);
+  set("WSE_RATE_LIMIT_CAPACITY", config.rateLimitCapacity);
+  set("WSE_RATE_LIMIT_REFILL", config.rateLimitRefill);
+  set("WSE_HISTORY_SIZE", config.historySize);
+  set("WSE_HISTORY_TTL_MS", config.historyTtlMs);
+  set("WSE_RECOVERY_MAX", config.recoveryMaxCount);
+  set("WSE_BACKPRESSURE_LIMIT", config.backpressureLimitBytes);
+  set("WSE_DRAIN_TIMEOUT_MS", config.drainTimeoutMs);
+  return env;
+}
+
+function capsFromConfig(config: TargetConfig): Set<Capability> {
+  const caps = new Set<Capability>(["spawned", "api"]);
+  if (config.jwtSecret) caps.add("jwt");
+  if (config.presence !== false) caps.add("presence");
+  if (config.clientPublish !== false) caps.add("client-publish");
+  if (config.jwtIssuer || config.jwtAudience) caps.add("issuer-audience");
+  if (config.jwtKid) caps.add("kid");
+  if (config.jwksUrl) caps.add("jwks");
+  if (config.pingIntervalMs !== undefined) caps.add("short-ping");
+  if (config.idleTimeoutMs !== undefined) caps.add("short-idle");
+  if (config.rateLimitCapacity !== undefined) caps.add("small-rate-limit");
+  if (config.historySize !== undefined) caps.add("small-history");
+  if (config.recoveryMaxCount !== undefined) caps.add("small-recovery-cap");
+  if (config.backpressureLimitBytes !== undefined) caps.add("small-backpressure");
+  return caps;
+}
+
+abstract class BaseTarget implements Target {
+  abstract readonly name: string;
+  abstract readonly wsUrl: string;
+  abstract readonly httpUrl: string;
+  abstract readonly jwtSecret: string | null;
+  abstract readonly caps: ReadonlySet<Capability>;
+  abstract readonly config: TargetConfig;
+  protected abstract readonly apiKey: string | null;
+
+  missing(...wanted: Capability[]): Capability[] {
+    return wanted.filter((c) => !this.caps.has(c));
+  }
+
+  async mintToken(claims: JWTPayload = {}, options: MintOptions = {}): Promise<string> {
+    const secret = options.secret ?? this.jwtSecret;
+    if (secret === null || secret === undefined) throw new Error(`${this.name}: no JWT secret known`);
+    const key = typeof secret === "string" ? new TextEncoder().encode(secret) : secret;
+    const kid = options.kid === undefined ? this.config.jwtKid : options.kid;
+    const header: { alg: string; typ: string; kid?: string } = { alg: options.alg ?? "HS256", typ: "JWT" };
+    if (kid) header.kid = kid;
+    const body: JWTPayload = { sub: "user-1", iat: Math.floor(Date.now() / 1000), ...claims };
+    if (this.config.jwtIssuer && body.iss === undefined) body.iss = this.config.jwtIssuer;
+    if (this.config.jwtAudience && body.aud === undefined) body.aud = this.config.jwtAudience;
+    const exp = options.expiresInSeconds === undefined ? 300 : options.expiresInSeconds;
+    if (exp !== null && body.exp === undefined) body.exp = Math.floor(Date.now() / 1000) + exp;
+    return new SignJWT(body).setProtectedHeader(header).sign(key);
+  }
+
+  url(query: Record<string, string | undefined> = {}): string {
+    const u = new URL(this.wsUrl);
+    for (const [k, v] of Object.entries(query)) if (v !== undefined) u.searchParams.set(k, v);
+    return u.toString();
+  }
+
+  api(path: string, init: RequestInit = {}): Promise<Response> {
+    if (!this.apiKey) throw new Error(`${this.name}: no API key known`);
+    const headers = new Headers(init.headers);
+    headers.set("authorization", `Bearer ${this.apiKey}`);
+    if (init.body !== undefined && !headers.has("content-type")) headers.set("content-type", "application/json");
+    return fetch(`${this.httpUrl}${path}`, { ...init, headers });
+  }
+
+  async publish(topic: string, type: string, payload: unknown, id?: string): Promise<{ epoch: string; offset: number }> {
+    const res = await this.api("/api/publish", {
+      method: "POST",
+      body: JSON.stringify(id === undefined ? { topic, type, payload } : { topic, type, payload, id }),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`POST /api/publish → ${res.status}: ${text}`);
+    return JSON.parse(text);
+  }
+
+  abstract restart(): Promise<void>;
+  abstract kill(signal: NodeJS.Signals): void;
+  abstract exited(): Promise<number | null>;
+  abstract logs(): string;
+  abstract stop(): Promise<void>;
+}
+
+/** A server process the suite spawned. */
+class SpawnedTarget extends BaseTarget {
+  readonly name: string;
+  readonly wsUrl: string;
+  readonly httpUrl: string;
+  readonly jwtSecret: string | null;
+  readonly caps: ReadonlySet<Capability>;
+  protected readonly apiKey: string;
+  private proc: ReturnType<typeof Bun.spawn> | null = null;
+  private output = "";
+
+  constructor(
+    readonly config: TargetConfig,
+    private readonly port: number,
+  ) {
+    super();
+    this.name = `${hostKind()} server on :${port}`;
+    this.wsUrl = `ws://127.0.0.1:${port}/wse`;
+    this.httpUrl = `http://127.0.0.1:${port}`;
+    this.jwtSecret = config.jwtSecret ?? null;
+    this.caps = capsFromConfig(config);
+    this.apiKey = `conformance-api-key-${randomSecret()}`;
+  }
+
+  async start(): Promise<void> {
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      ...configToEnv(this.config),
+      WSE_HOST: "127.0.0.1",
+      WSE_PORT: String(this.port),
+      WSE_API_KEY: this.apiKey,
+    };
+    if (this.config.jwtSecret === null) delete env.WSE_JWT_SECRET;
+    const cmd =
+      hostKind() === "deno"
+        ? [`${REPO_ROOT}node_modules/.bin/deno`, "run", "-A", `${REPO_ROOT}server/deno.ts`]
+        : [process.execPath, `${REPO_ROOT}server/main.ts`];
+    this.output = "";
+    const proc = Bun.spawn(cmd, { cwd: REPO_ROOT, env, stdout: "pipe", stderr: "pipe" });
+    this.proc = proc;
+    void this.collect(proc.stdout as ReadableStream<Uint8Array>);
+    void this.collect(proc.stderr as ReadableStream<Uint8Array>);
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        throw new Error(`${this.name} exited during startup (${proc.exitCode ?? proc.signalCode}):\n${this.logs()}`);
+      }
+      try {
+        const res = await fetch(`${this.httpUrl}/health`);
+        if (res.ok) return;
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) {
+        proc.kill("SIGKILL");
+        throw new Error(`${this.name}: /health not OK within 15 s:\n${this.logs()}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  private async collect(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    const reader = stream.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        this.output += decoder.decode(value, { stream: true });
+        if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
+      }
+    } catch {
+      // process gone
+    }
+  }
+
+  logs(): string {
+    return this.output.slice(-4000);
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.proc?.kill(signal);
+  }
+
+  async exited(): Promise<number | null> {
+    if (!this.proc) return null;
+    return this.proc.exited;
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    const proc = this.proc;
+    if (!proc) return;
+    this.proc = null;
+    if (proc.exitCode === null && proc.signalCode === null) {
+      proc.kill("SIGTERM");
+      const done = await Promise.race([proc.exited.then(() => true), sleep(5000).then(() => false)]);
+      if (!done) {
+        proc.kill("SIGKILL");
+        await proc.exited;
+      }
+    }
+  }
+}
+
+/** A server somebody else runs (`WSE_CONFORMANCE_URL`). */
+class ExternalTarget extends BaseTarget {
+  readonly name: string;
+  readonly httpUrl: string;
+  readonly jwtSecret: string | null;
+  readonly caps: ReadonlySet<Capability>;
+  readonly config: TargetConfig;
+  protected readonly apiKey: string | null;
+
+  constructor(readonly wsUrl: string) {
+    super();
+    this.name = `external server ${wsUrl}`;
+    const u = new URL(wsUrl);
+    this.httpUrl = process.env.WSE_CONFORMANCE_HTTP ?? `${u.protocol === "wss:" ? "https:" : "http:"}//${u.host}`;
+    this.jwtSecret = process.env.WSE_CONFORMANCE_JWT_SECRET ?? null;
+    this.apiKey = process.env.WSE_CONFORMANCE_API_KEY ?? null;
+    const caps = new Set<Capability>();
+    if (this.jwtSecret) caps.add("jwt");
+    if (this.apiKey) caps.add("api");
+    for (const c of (process.env.WSE_CONFORMANCE_CAPS ?? "").split(",")) if (c.trim()) caps.add(c.trim() as Capability);
+    this.caps = caps;
+    this.config = { jwtSecret: this.jwtSecret };
+  }
+
+  restart(): Promise<void> {
+    throw new Error(`${this.name}: cannot restart an external server`);
+  }
+  kill(): void {
+    throw new Error(`${this.name}: cannot signal an external server`);
+  }
+  async exited(): Promise<number | null> {
+    throw new Error(`${this.name}: cannot watch an external server`);
+  }
+  logs(): string {
+    return "(external server: no logs)";
+  }
+  async stop(): Promise<void> {}
+}
+
+/**
+ * Starts the target for one test file: an external server when `WSE_CONFORMANCE_URL` is set,
+ * otherwise a fresh spawned server with `config` (a random JWT secret unless `jwtSecret: null`).
+ */
+export async function startTarget(config: TargetConfig = {}): Promise<Target> {
+  const external = process.env.WSE_CONFORMANCE_URL;
+  if (external) return new ExternalTarget(external);
+  const full: TargetConfig = { ...config, jwtSecret: config.jwtSecret === undefined ? randomSecret() : config.jwtSecret };
+  const target = new SpawnedTarget(full, await freePort());
+  await target.start();
+  return target;
+}
