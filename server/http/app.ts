@@ -160,17 +160,22 @@ export function createHttpApp(server: WseServer, options: HttpAppOptions, extras
 }
 
 function requirePayload(body: Record<string, unknown>): void {
-  if (!("payload" in body) || body.payload === undefined) {
-    throw new HttpInputError(400, "INVALID_PAYLOAD", "payload is required (any JSON value)");
+  const payload = body.payload;
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    throw new HttpInputError(400, "INVALID_PAYLOAD", "payload must be a JSON object");
   }
 }
 
-/** Failures of the server call itself (broker down, …) become 503 with a logged cause. */
+/**
+ * The server rejects bad input with `TypeError` (its documented contract) → 400; any other
+ * failure of the call (broker down, …) becomes 503 with a logged cause.
+ */
 async function unavailableOnThrow<T>(c: Context, action: () => Promise<T>): Promise<T> {
   try {
     return await action();
   } catch (error) {
     if (error instanceof HttpInputError) throw error;
+    if (error instanceof TypeError) throw new HttpInputError(400, "INVALID_REQUEST", error.message);
     throw new ServiceUnavailable(error, c.req.path);
   }
 }
