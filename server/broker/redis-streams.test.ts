@@ -37,22 +37,21 @@ describe("Redis broker: fan-out and streams", () => {
     }
   }, 20_000);
 
-  test("subscribe is reference-counted: interest stays until the last unsubscribe", async () => {
+  test("interest is a set: a repeated subscribe is harmless, one unsubscribe ends it", async () => {
     const [a, b] = await recordingBrokers(redis.url, 2);
     try {
-      await a.broker.subscribe(["room"]);
-      await a.broker.subscribe(["room"]);
-      await a.broker.unsubscribe(["room"]);
+      // Concurrent subscribes of one topic all resolve only after Redis confirmed it.
+      await Promise.all([a.broker.subscribe(["room"]), a.broker.subscribe(["room", "room"])]);
       await b.broker.publish("room", data("m", 1));
       await waitFor(() => publicationsOf(a.events, "room").length === 1, 5_000, "first publication");
       await a.broker.unsubscribe(["room"]);
       await b.broker.publish("room", data("m", 2));
-      const marker = await b.broker.publish("room2", data("m", 3));
-      await a.broker.subscribe(["room3"]);
-      await b.broker.publish("room3", data("m", 4));
-      await waitFor(() => publicationsOf(a.events, "room3").length === 1, 5_000, "marker");
-      expect(marker.offset).toBe(0);
+      await a.broker.subscribe(["marker"]);
+      await b.broker.publish("marker", data("m", 3));
+      // Same publisher connection, same subscriber connection: "marker" arrives after "room" would.
+      await waitFor(() => publicationsOf(a.events, "marker").length === 1, 5_000, "marker");
       expect(publicationsOf(a.events, "room")).toHaveLength(1);
+      await a.broker.unsubscribe(["never-subscribed"]);
     } finally {
       await a.broker.close();
       await b.broker.close();

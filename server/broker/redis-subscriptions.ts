@@ -1,8 +1,11 @@
 /**
- * Reference-counted pub/sub subscriptions on the broker's subscriber connection.
+ * The node's pub/sub interest on the broker's subscriber connection, as a set: adding a channel
+ * twice is one interest, removing it once ends it (the engine subscribes a topic when its first
+ * local member arrives and unsubscribes when the last one goes).
  *
- * `add` resolves only once Redis has confirmed the SUBSCRIBE, so a history read made after it
- * cannot miss a publication that the channel does not deliver. After a reconnect, `resync`
+ * `add` resolves only once Redis has confirmed the SUBSCRIBE, also for a channel whose SUBSCRIBE
+ * another caller started, so a history read made after it cannot miss a publication that the
+ * channel does not deliver. After a reconnect, `resync`
  * subscribes every channel that still has interest (the connection is created with
  * `autoResubscribe: false`, the broker owns the list).
  *
@@ -15,7 +18,7 @@ const RESYNC_CHUNK = 500;
 
 /** Channel interest of one node. */
 export class RedisSubscriptions {
-  private readonly counts = new Map<string, number>();
+  private readonly channels = new Set<string>();
   private readonly pending = new Map<string, Promise<void>>();
   private synced = false;
 
@@ -29,23 +32,23 @@ export class RedisSubscriptions {
 
   /** True when the channel has local interest. */
   has(channel: string): boolean {
-    return this.counts.has(channel) || this.fixed.includes(channel);
+    return this.channels.has(channel) || this.fixed.includes(channel);
   }
 
   /** Number of topic channels with local interest. */
   get size(): number {
-    return this.counts.size;
+    return this.channels.size;
   }
 
-  /** Adds one reference per channel; resolves when the new ones are confirmed by Redis. */
+  /** Adds interest; resolves when every given channel is confirmed by Redis (or Redis is down). */
   async add(channels: string[]): Promise<void> {
     const fresh: string[] = [];
     const waits: Promise<void>[] = [];
     for (const channel of new Set(channels)) {
-      const count = this.counts.get(channel) ?? 0;
-      this.counts.set(channel, count + 1);
-      if (count === 0) fresh.push(channel);
-      else {
+      if (!this.channels.has(channel)) {
+        this.channels.add(channel);
+        fresh.push(channel);
+      } else {
         const wait = this.pending.get(channel);
         if (wait) waits.push(wait);
       }
@@ -62,16 +65,11 @@ export class RedisSubscriptions {
     await Promise.all(waits);
   }
 
-  /** Drops one reference per channel; unsubscribes the ones nobody needs any more. */
+  /** Drops interest and unsubscribes. */
   async remove(channels: string[]): Promise<void> {
     const gone: string[] = [];
     for (const channel of new Set(channels)) {
-      const count = this.counts.get(channel);
-      if (count === undefined) continue;
-      if (count <= 1) {
-        this.counts.delete(channel);
-        gone.push(channel);
-      } else this.counts.set(channel, count - 1);
+      if (this.channels.delete(channel)) gone.push(channel);
     }
     if (gone.length > 0 && this.connection.status === "ready") {
       await this.connection.unsubscribe(...gone).then(() => {}, () => {});
@@ -86,7 +84,7 @@ export class RedisSubscriptions {
   /** Subscribes the fixed channels and every channel with interest on a fresh connection. */
   async resync(): Promise<void> {
     this.synced = false;
-    const all = [...this.fixed, ...this.counts.keys()];
+    const all = [...this.fixed, ...this.channels];
     for (let i = 0; i < all.length; i += RESYNC_CHUNK) {
       await this.connection.subscribe(...all.slice(i, i + RESYNC_CHUNK));
     }

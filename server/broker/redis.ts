@@ -1,8 +1,9 @@
 /**
  * The Redis broker: several server nodes share one Redis and behave as one service.
  *
- * - Fan-out over Redis pub/sub; a node SUBSCRIBEs only to topics it has local interest in
- *   (`subscribe`/`unsubscribe` are reference-counted here, so balanced calls are all it needs).
+ * - Fan-out over Redis pub/sub; a node SUBSCRIBEs only to topics it has local interest in.
+ *   Interest is a set: `subscribe` of a topic already subscribed is harmless and still waits
+ *   for Redis to confirm it; one `unsubscribe` ends it.
  * - Topic streams (epoch + offsets) and history in Redis; one Lua script per publication checks
  *   idempotency, assigns the offset, appends, trims, sets TTLs and PUBLISHes, so offsets are
  *   contiguous across nodes and every node sees publications in offset order.
@@ -186,14 +187,18 @@ export class RedisBroker implements Broker {
     this.handler = handler;
   }
 
-  /** Declares local interest; resolves once Redis confirmed the SUBSCRIBE (or at once while Redis is down: the channels are subscribed on reconnect). */
+  /**
+   * Declares local interest (idempotent); resolves once Redis confirmed the SUBSCRIBE, including
+   * one another caller started for the same topic. While Redis is down it resolves at once and
+   * the channels are subscribed on reconnect.
+   */
   async subscribe(topics: string[]): Promise<void> {
     this.ensureOpen("subscribe");
     topics.forEach(checkTopic);
     await this.subscriptions.add(topics.map((topic) => this.keys.topicChannel(topic)));
   }
 
-  /** Drops local interest. */
+  /** Drops local interest (one call ends it, however many `subscribe` calls came before). */
   async unsubscribe(topics: string[]): Promise<void> {
     if (this.closed) return;
     topics.forEach(checkTopic);
