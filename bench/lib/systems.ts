@@ -135,6 +135,9 @@ export async function startSystem(name: SystemName, options: SystemOptions): Pro
     WSE_API_KEY: BENCH_API_KEY,
     WSE_RECOVERY: options.recovery === false ? "false" : "true",
     WSE_LOG_LEVEL: "warn",
+    WSE_COMPRESSION_THRESHOLD: String(options.compressThreshold ?? 1024),
+    WSE_PING_INTERVAL_MS: String(options.pingMs ?? 25_000),
+    WSE_IDLE_TIMEOUT_MS: String(Math.max(120_000, (options.pingMs ?? 25_000) * 3)),
   };
   if (options.redisUrl) cliEnv.WSE_REDIS_URL = options.redisUrl;
   const server = JsonProcess.spawn(name, [BUN, ...flags, `${ROOT}server/main.ts`], { env: { ...env, ...cliEnv }, cwd: ROOT });

@@ -1,0 +1,48 @@
+import { describe, expect, test } from "bun:test";
+import { deflateSync } from "node:zlib";
+import { createCipheriv, randomBytes } from "node:crypto";
+import { frameToJson, parsePublication, scanPublication, WireError } from "./wse-wire.ts";
+
+const enc = new TextEncoder();
+
+describe("scanPublication", () => {
+  test("reads the stamp and bench fields of a canonical envelope", () => {
+    const json = enc.encode('{"tp":"prices","e":"0000beef","o":42,"c":"U","t":"bench","id":"x","ts":"2026-01-01T00:00:00.000Z","v":1,"p":{"pad":"a b","n":41,"ts0":1764201234567.125}}');
+    expect(scanPublication(json)).toEqual({ topic: "prices", offset: 42, n: 41, ts0: 1764201234567.125, type: "bench" });
+  });
+
+  test("agrees with JSON.parse on other key orders and unstamped frames", () => {
+    const frames = [
+      '{"c":"U","t":"bench","p":{"n":3,"ts0":12.5,"pad":"x"},"tp":"a","e":"00000001","o":3}',
+      '{"t":"bench","p":{"pad":"y","n":7,"ts0":99}}',
+      '{"tp":"we\\"ird","e":"00000001","o":1,"t":"bench","p":{"pad":"","n":1,"ts0":1}}',
+    ];
+    for (const text of frames) expect(scanPublication(enc.encode(text))).toEqual(parsePublication(enc.encode(text)));
+  });
+
+  test("returns null for non-objects", () => {
+    expect(scanPublication(enc.encode("[1,2]"))).toBeNull();
+    expect(scanPublication(enc.encode("garbage"))).toBeNull();
+  });
+});
+
+describe("frameToJson", () => {
+  const text = '{"tp":"a","e":"00000001","o":0,"t":"bench","p":{"pad":"","n":0,"ts0":1}}';
+
+  test("text, C: zlib, bare JSON binary and legacy prefixes", () => {
+    expect(new TextDecoder().decode(frameToJson(1, enc.encode(text)))).toBe(text);
+    const c = new Uint8Array([0x43, 0x3a, ...deflateSync(enc.encode(text))]);
+    expect(new TextDecoder().decode(frameToJson(2, c))).toBe(text);
+    expect(new TextDecoder().decode(frameToJson(2, enc.encode(text)))).toBe(text);
+    expect(new TextDecoder().decode(frameToJson(1, enc.encode(`U${text}`)))).toBe(text);
+  });
+
+  test("E: frames decrypt with the session key and fail without it", () => {
+    const raw = randomBytes(32);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv("aes-256-gcm", raw, iv);
+    const body = Buffer.concat([Buffer.from("E:"), iv, cipher.update(enc.encode(text)), cipher.final(), cipher.getAuthTag()]);
+    expect(new TextDecoder().decode(frameToJson(2, body, { raw }))).toBe(text);
+    expect(() => frameToJson(2, body)).toThrow(WireError);
+  });
+});
