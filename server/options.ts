@@ -11,7 +11,8 @@
  */
 import type { Broker } from "./broker/types.ts";
 import type { Codec } from "../wasm/api.ts";
-import type { JwtConfig, Logger, ServerHooks } from "./types.ts";
+import type { AuthConfig } from "./engine/auth.ts";
+import type { Logger, ServerHooks } from "./types.ts";
 
 /** History (recovery) limits of the memory broker and the recovery cap. */
 export interface HistoryOptions {
@@ -55,8 +56,8 @@ export interface ServerOptions {
   port?: number;
   /** WebSocket path (default "/wse"). */
   path?: string;
-  /** JWT verification; absent = development mode (user id derived from the connection id). */
-  jwt?: JwtConfig;
+  /** JWT verification (`AuthConfig` of server/engine/auth.ts); absent = development mode (user id derived from the connection id). */
+  jwt?: AuthConfig;
   /** Bearer key for the `/api/*` HTTP routes; absent = those routes answer 401. */
   apiKey?: string;
   /** Cookie read for the token first (default "access_token"). */
@@ -118,7 +119,7 @@ export interface ResolvedOptions {
   host: string;
   port: number;
   path: string;
-  jwt: JwtConfig | undefined;
+  jwt: AuthConfig | undefined;
   apiKey: string | undefined;
   cookieName: string;
   allowQueryToken: boolean;

@@ -1,0 +1,211 @@
+/**
+ * The topic hub: which local connections hold which topic, and the fan-out of one message to a
+ * topic. Plain connections are reached through one host channel per (variant, topic), so a
+ * publication costs one encode per variant in use plus one native `publish` each; encrypted
+ * connections are reached one by one; connections in the middle of a subscribe (reading
+ * history) are "held": their messages are buffered and merged by offset when they go live.
+ *
+ * @module
+ */
+import type { SessionKey } from "../../wasm/api.ts";
+import type { Publication } from "../broker/types.ts";
+import type { HostFanOut } from "./host.ts";
+import { type Outbound, Variant, VARIANTS } from "./outbound.ts";
+
+const VARIANT_TAG = ["j", "z", "m"] as const;
+
+/** The host channel carrying a topic's frames of one variant. */
+export function topicChannel(variant: Variant, topic: string): string {
+  return VARIANT_TAG[variant] + topic;
+}
+
+/** The host channel carrying broadcasts of one variant (topic names cannot contain NUL). */
+export function broadcastChannel(variant: Variant): string {
+  return VARIANT_TAG[variant] + "\u0000all";
+}
+
+/** The host channel every connection joins for server pings. */
+export const PING_CHANNEL = "\u0000ping";
+
+/** A connection as the hub sees it. */
+export interface HubMember {
+  /** The wire variant of this connection. */
+  readonly variant: Variant;
+  /** Session key once encryption is on: the member is then reached individually. */
+  readonly key: SessionKey | null;
+  /** Joins a host channel. */
+  join(channel: string): void;
+  /** Leaves a host channel. */
+  leave(channel: string): void;
+  /** Sends one already-encoded frame to this connection only. */
+  sendFrame(frame: string | Uint8Array): void;
+}
+
+/** A message buffered for a held member: the publication (for the offset merge) or a system message. */
+export interface Held {
+  /** Present for publications. */
+  publication?: Publication;
+  /** The encoded message. */
+  out: Outbound;
+}
+
+interface TopicEntry {
+  /** Live members (reached through channels or individually). */
+  live: Set<HubMember>;
+  /** Live plain members per variant. */
+  counts: [number, number, number];
+  /** Live encrypted members. */
+  encrypted: Set<HubMember>;
+  /** Held members and their buffers. */
+  held: Map<HubMember, Held[]>;
+}
+
+/** Counts of one fan-out, for metrics. */
+export interface DeliveryCount {
+  /** Connections reached. */
+  messages: number;
+  /** Bytes handed to the host (native fan-out counted once per receiving connection). */
+  bytes: number;
+}
+
+/** Topic index and fan-out. */
+export class Hub {
+  readonly #topics = new Map<string, TopicEntry>();
+  #fanOut: HostFanOut | null = null;
+
+  /** Installs the host fan-out (Bun's `server.publish`, the Deno channel map). */
+  setFanOut(fanOut: HostFanOut): void {
+    this.#fanOut = fanOut;
+  }
+
+  /** True when any local member (live or held) is on the topic. */
+  has(topic: string): boolean {
+    return this.#topics.has(topic);
+  }
+
+  /** Members on a topic (live and held). */
+  count(topic: string): number {
+    const e = this.#topics.get(topic);
+    return e ? e.live.size + e.held.size : 0;
+  }
+
+  /** Every topic with local members. */
+  topics(): IterableIterator<string> {
+    return this.#topics.keys();
+  }
+
+  /** Number of topics with local members. */
+  get size(): number {
+    return this.#topics.size;
+  }
+
+  /** True when the member is live on the topic. */
+  isLive(topic: string, member: HubMember): boolean {
+    return this.#topics.get(topic)?.live.has(member) ?? false;
+  }
+
+  /**
+   * Holds a member on a topic (detaching it from live delivery if needed) and returns its fresh
+   * buffer. Returns `created: true` when the topic had no local member before.
+   */
+  hold(topic: string, member: HubMember): { buffer: Held[]; created: boolean } {
+    let entry = this.#topics.get(topic);
+    const created = !entry;
+    if (!entry) {
+      entry = { live: new Set(), counts: [0, 0, 0], encrypted: new Set(), held: new Map() };
+      this.#topics.set(topic, entry);
+    }
+    if (entry.live.has(member)) this.#detach(entry, topic, member, member.variant, member.key);
+    const buffer: Held[] = [];
+    entry.held.set(member, buffer);
+    return { buffer, created };
+  }
+
+  /** The current buffer of a held member, if it is held. */
+  heldBuffer(topic: string, member: HubMember): Held[] | undefined {
+    return this.#topics.get(topic)?.held.get(member);
+  }
+
+  /** Moves a held member to live delivery; returns false when it was not held (e.g. removed meanwhile). */
+  release(topic: string, member: HubMember): boolean {
+    const entry = this.#topics.get(topic);
+    if (!entry || !entry.held.delete(member)) return false;
+    this.#attach(entry, topic, member);
+    return true;
+  }
+
+  /** Removes a member from a topic; returns true when the topic has no local member left. */
+  remove(topic: string, member: HubMember): boolean {
+    const entry = this.#topics.get(topic);
+    if (!entry) return false;
+    if (entry.live.has(member)) this.#detach(entry, topic, member, member.variant, member.key);
+    entry.held.delete(member);
+    if (entry.live.size === 0 && entry.held.size === 0) {
+      this.#topics.delete(topic);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Re-wires a member's live topics after its variant or key changed (zstd negotiated,
+   * encryption started). `previous` is how it was reached before.
+   */
+  rewire(member: HubMember, topics: Iterable<string>, previous: { variant: Variant; key: SessionKey | null }): void {
+    for (const topic of topics) {
+      const entry = this.#topics.get(topic);
+      if (!entry || !entry.live.has(member)) continue;
+      this.#detach(entry, topic, member, previous.variant, previous.key);
+      this.#attach(entry, topic, member);
+    }
+  }
+
+  /**
+   * Fans one message out to a topic: one host publish per variant in use, individual frames for
+   * encrypted members, buffering for held members.
+   */
+  deliver(topic: string, out: Outbound, publication?: Publication): DeliveryCount {
+    const entry = this.#topics.get(topic);
+    const count: DeliveryCount = { messages: 0, bytes: 0 };
+    if (!entry) return count;
+    const fanOut = this.#fanOut;
+    for (const variant of VARIANTS) {
+      const n = entry.counts[variant];
+      if (n === 0 || !fanOut) continue;
+      const frame = out.frame(variant);
+      fanOut.publish(topicChannel(variant, topic), frame);
+      count.messages += n;
+      count.bytes += n * (typeof frame === "string" ? frame.length : frame.byteLength);
+    }
+    for (const member of entry.encrypted) {
+      const frame = out.encrypted(member.variant, member.key!);
+      member.sendFrame(frame);
+      count.messages++;
+      count.bytes += frame.byteLength;
+    }
+    for (const buffer of entry.held.values()) buffer.push(publication ? { publication, out } : { out });
+    return count;
+  }
+
+  #attach(entry: TopicEntry, topic: string, member: HubMember): void {
+    entry.live.add(member);
+    if (member.key) {
+      entry.encrypted.add(member);
+    } else {
+      entry.counts[member.variant]++;
+      member.join(topicChannel(member.variant, topic));
+    }
+  }
+
+  #detach(entry: TopicEntry, topic: string, member: HubMember, variant: Variant, key: SessionKey | null): void {
+    entry.live.delete(member);
+    if (key) {
+      entry.encrypted.delete(member);
+    } else {
+      entry.counts[variant]--;
+      member.leave(topicChannel(variant, topic));
+    }
+  }
+}
+
+export { Variant };

@@ -1,0 +1,122 @@
+/**
+ * Outbound messages, encoded once per wire variant. A publication fanned out to thousands of
+ * connections is serialized once as JSON, compressed once per compression in use (`C:` zlib
+ * for plain clients, `Z:` zstd for clients that negotiated it) when above the threshold, and
+ * msgpack-encoded once for `format=msgpack` clients. Encrypted connections wrap the frame of
+ * their variant in `E:` individually.
+ *
+ * @module
+ */
+import { encode as msgpackEncode } from "@msgpack/msgpack";
+import type { Codec, SessionKey } from "../../wasm/api.ts";
+import { PREFIX, withPrefix } from "../../wasm/frame.ts";
+import { categoryOf } from "../../wasm/envelope.ts";
+import type { Publication } from "../broker/types.ts";
+
+/** The wire variants: JSON text (or `C:` above the threshold), JSON with `Z:` above it, `M:` msgpack. */
+export const Variant = { JSON: 0, ZSTD: 1, MSGPACK: 2 } as const;
+/** A wire variant. */
+export type Variant = (typeof Variant)[keyof typeof Variant];
+/** Every variant, for iteration. */
+export const VARIANTS: readonly Variant[] = [Variant.JSON, Variant.ZSTD, Variant.MSGPACK];
+
+const utf8 = new TextEncoder();
+
+/** Encoding settings shared by all outbound messages of one engine. */
+export interface EncodeContext {
+  /** Compression and encryption backend. */
+  codec: Codec;
+  /** JSON longer than this (bytes, approximated by UTF-16 length) is compressed. */
+  compressionThreshold: number;
+}
+
+/** An envelope object in canonical key order (stamp, c, t, id, ts, v, pri, cid, p). */
+export type EnvelopeObject = Record<string, unknown>;
+
+/** One message, lazily encoded per variant and cached. */
+export class Outbound {
+  readonly #ctx: EncodeContext;
+  readonly #envelope: EnvelopeObject;
+  #json: string | undefined;
+  readonly #frames: Array<string | Uint8Array | undefined> = [undefined, undefined, undefined];
+
+  /** Wraps an envelope object already in canonical key order. */
+  constructor(ctx: EncodeContext, envelope: EnvelopeObject) {
+    this.#ctx = ctx;
+    this.#envelope = envelope;
+  }
+
+  /** The envelope object. */
+  get envelope(): EnvelopeObject {
+    return this.#envelope;
+  }
+
+  /** The JSON text of the envelope. */
+  json(): string {
+    return (this.#json ??= JSON.stringify(this.#envelope));
+  }
+
+  /** The frame for a variant: a string (text frame) or prefixed bytes (binary frame). */
+  frame(variant: Variant): string | Uint8Array {
+    const cached = this.#frames[variant];
+    if (cached !== undefined) return cached;
+    let frame: string | Uint8Array;
+    if (variant === Variant.MSGPACK) {
+      frame = withPrefix(PREFIX.msgpack, msgpackEncode(this.#envelope));
+    } else {
+      const json = this.json();
+      if (json.length <= this.#ctx.compressionThreshold) {
+        frame = json;
+      } else if (variant === Variant.ZSTD) {
+        frame = withPrefix(PREFIX.zstd, this.#ctx.codec.zstdCompress(utf8.encode(json)));
+      } else {
+        frame = withPrefix(PREFIX.zlib, this.#ctx.codec.zlibCompress(utf8.encode(json)));
+      }
+    }
+    this.#frames[variant] = frame;
+    return frame;
+  }
+
+  /** The variant's frame wrapped in `E:` with a fresh IV (never cached). */
+  encrypted(variant: Variant, key: SessionKey): Uint8Array {
+    const inner = this.frame(variant);
+    const bytes = typeof inner === "string" ? utf8.encode(inner) : inner;
+    return withPrefix(PREFIX.encrypted, key.encrypt(bytes));
+  }
+}
+
+/** Builds the stamped envelope of a publication: `tp`, `e`, `o` first, then c, t, id, ts, v, pri, cid, p. */
+export function publicationEnvelope(publication: Publication): EnvelopeObject {
+  const d = publication.data;
+  const env: EnvelopeObject = {
+    tp: publication.topic,
+    e: publication.epoch,
+    o: publication.offset,
+    c: d.category ?? categoryOf(d.type),
+    t: d.type,
+    id: d.id,
+    ts: d.ts,
+    v: 1,
+  };
+  if (d.priority !== undefined) env.pri = d.priority;
+  if (d.correlationId !== undefined) env.cid = d.correlationId;
+  env.p = d.payload;
+  return env;
+}
+
+/** Builds an unstamped envelope (system or direct message) with the current time. */
+export function messageEnvelope(
+  type: string,
+  payload: unknown,
+  extra: { id?: string; category?: string; correlationId?: string; priority?: number; seq?: number } = {},
+): EnvelopeObject {
+  const env: EnvelopeObject = { c: extra.category ?? categoryOf(type), t: type };
+  if (extra.id !== undefined) env.id = extra.id;
+  env.ts = new Date().toISOString();
+  if (extra.seq !== undefined) env.seq = extra.seq;
+  env.v = 1;
+  if (extra.priority !== undefined) env.pri = extra.priority;
+  if (extra.correlationId !== undefined) env.cid = extra.correlationId;
+  env.p = payload;
+  return env;
+}
