@@ -134,7 +134,7 @@ export function encodeZlibFrame(envelope: unknown): Uint8Array {
 
 /** Encodes an envelope as an `M:` frame (msgpack). */
 export function encodeMsgpackFrame(envelope: unknown): Uint8Array {
-  return withPrefix("M:", msgpackEncode(envelope));
+  return withPrefix("M:", msgpackEncode(envelope, { maxDepth: 10_000 }));
 }
 
 /** Returns `prefix` (2 ASCII chars) followed by `body`. */

@@ -44,8 +44,7 @@ describe("inbound rate limit", () => {
 
     const before = client.mark();
     burst(client, 15, topic);
-    const err = await client.waitFor((f) => f.envelope?.t === "error" && payloadOf(f.envelope).code === "RATE_LIMITED", 5000, before, "RATE_LIMITED");
-    expect(typeof payloadOf(err.envelope).retry_after).toBe("number");
+    await client.waitFor((f) => f.envelope?.t === "error" && payloadOf(f.envelope).code === "RATE_LIMITED", 5000, before, "RATE_LIMITED");
     await sleep(300);
     const replies = client.frames.slice(before).filter(ofType("subscription_update")).length;
     expect(replies).toBeLessThan(15); // some were dropped
@@ -58,6 +57,17 @@ describe("inbound rate limit", () => {
     const later = client.mark();
     burst(client, 3, topic);
     await client.waitForCount(ofType("subscription_update"), 3, 5000, later);
+  });
+
+  testWith(target, ["jwt", "small-rate-limit"], "RATE_LIMITED carries retry_after in p (as the warning does, and as 2.x sends it)", async () => {
+    const client = await connectReady(pool, target);
+    const since = client.mark();
+    burst(client, CAPACITY + 5, uniqueTopic("retry"));
+    const err = await client.waitFor((f) => f.envelope?.t === "error" && payloadOf(f.envelope).code === "RATE_LIMITED", 5000, since, "RATE_LIMITED");
+    const p = payloadOf(err.envelope);
+    expect(typeof p.retry_after).toBe("number");
+    expect(p.retry_after).toBeGreaterThan(0);
+    expect(p.recoverable).toBe(true);
   });
 
   testWith(target, ["jwt", "small-rate-limit"], "sustained abuse → close 4429, while another connection is unaffected", async () => {

@@ -72,6 +72,7 @@ describe("snapshots (in-process server with a snapshot provider)", () => {
       host: "127.0.0.1",
       port: 0,
       jwt: { secret },
+      logger: { debug() {}, info() {}, warn() {}, error() {} },
       hooks: {
         snapshot: (conn: { userId: string }, topic: string) => {
           asked.push({ user: conn.userId, topic });

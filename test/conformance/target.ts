@@ -31,6 +31,8 @@ export interface TargetConfig {
   jwtKid?: string;
   /** JWKS URL (then tokens are RS256/ES256, verified against it). */
   jwksUrl?: string;
+  /** Message recovery (default on). */
+  recovery?: boolean;
   /** Presence tracking (default on). */
   presence?: boolean;
   /** Client publish (default on). */
@@ -159,6 +161,7 @@ export function configToEnv(config: TargetConfig): Record<string, string> {
   set("WSE_JWT_AUDIENCE", config.jwtAudience);
   set("WSE_JWT_KID", config.jwtKid);
   set("WSE_JWKS_URL", config.jwksUrl);
+  set("WSE_RECOVERY", config.recovery === false ? "false" : undefined);
   set("WSE_PRESENCE", config.presence === false ? "false" : "true");
   set("WSE_CLIENT_PUBLISH", config.clientPublish === false ? "false" : "true");
   set("WSE_PING_INTERVAL_MS", config.pingIntervalMs);
@@ -170,6 +173,7 @@ export function configToEnv(config: TargetConfig): Record<string, string> {
   set("WSE_RECOVERY_MAX", config.recoveryMaxCount);
   set("WSE_BACKPRESSURE_LIMIT", config.backpressureLimitBytes);
   set("WSE_DRAIN_TIMEOUT_MS", config.drainTimeoutMs);
+  set("WSE_LOG_LEVEL", process.env.WSE_CONFORMANCE_LOG_LEVEL ?? "warn");
   return env;
 }
 
