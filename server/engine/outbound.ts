@@ -38,6 +38,7 @@ export class Outbound {
   readonly #ctx: EncodeContext;
   readonly #envelope: EnvelopeObject;
   #json: string | undefined;
+  #jsonBytes: Uint8Array | undefined;
   readonly #frames: Array<string | Uint8Array | undefined> = [undefined, undefined, undefined];
 
   /** Wraps an envelope object already in canonical key order. */
@@ -77,10 +78,13 @@ export class Outbound {
     return frame;
   }
 
-  /** The variant's frame wrapped in `E:` with a fresh IV (never cached). */
+  /**
+   * The message wrapped in `E:` with a fresh IV (never cached). The plaintext is the JSON text
+   * itself, never compressed (2.x clients decode the decrypted bytes as UTF-8 JSON), or the `M:`
+   * body for msgpack connections.
+   */
   encrypted(variant: Variant, key: SessionKey): Uint8Array {
-    const inner = this.frame(variant);
-    const bytes = typeof inner === "string" ? utf8.encode(inner) : inner;
+    const bytes = variant === Variant.MSGPACK ? (this.frame(variant) as Uint8Array) : (this.#jsonBytes ??= utf8.encode(this.json()));
     return withPrefix(PREFIX.encrypted, key.encrypt(bytes));
   }
 }

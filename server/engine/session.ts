@@ -179,8 +179,15 @@ export class Session implements HubMember, ConnectionInfo {
   }
 
   /** Sends an `error` envelope. */
-  sendError(code: ErrorCode, message: string, recoverable = true, details?: Record<string, unknown>, cid?: string): void {
-    const p: Record<string, unknown> = { code, message, recoverable };
+  sendError(
+    code: ErrorCode,
+    message: string,
+    recoverable = true,
+    details?: Record<string, unknown>,
+    cid?: string,
+    extra?: Record<string, unknown>,
+  ): void {
+    const p: Record<string, unknown> = { code, message, recoverable, ...extra };
     if (details) p.details = details;
     p.timestamp = new Date().toISOString();
     this.sendMessage("error", p, { category: "WSE", correlationId: cid });
@@ -280,7 +287,7 @@ export class Session implements HubMember, ConnectionInfo {
     m.rateLimited++;
     if (decision.action === "close") {
       m.rateLimitCloses++;
-      this.sendError("RATE_LIMITED", "sustained rate limit abuse", false, { retry_after: 1 });
+      this.sendError("RATE_LIMITED", "sustained rate limit abuse", false, { retry_after: 1 }, undefined, { retry_after: 1 });
       this.close(CloseCode.RATE_ABUSE, "rate limit abuse");
       return false;
     }
@@ -289,7 +296,7 @@ export class Session implements HubMember, ConnectionInfo {
       this.#lastRateLimitedError = now;
       this.sendError("RATE_LIMITED", "rate limit exceeded; message dropped", true, {
         retry_after: decision.retryAfterSeconds,
-      });
+      }, undefined, { retry_after: decision.retryAfterSeconds });
     }
     return false;
   }
@@ -527,7 +534,7 @@ export class Session implements HubMember, ConnectionInfo {
     for (const raw of rawTopics) {
       const problem = topicProblem(raw);
       if (problem) {
-        fail(typeof raw === "string" ? raw.slice(0, 256) : String(raw).slice(0, 64), "invalid_topic");
+        fail(typeof raw === "string" ? raw.slice(0, 1024) : String(raw).slice(0, 64), "invalid_topic");
         continue;
       }
       const topic = raw as string;
