@@ -1,0 +1,185 @@
+/**
+ * Runtime-neutral helpers for the client's end-to-end tests (Bun, Deno and Node): start the real
+ * server (`bun server/main.ts`) as a child process on a free loopback port, kill and restart it,
+ * publish over its HTTP API, and mint JWTs.
+ *
+ * @module
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer as createNetServer } from "node:net";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SignJWT } from "jose";
+
+/** Repository root. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+/** The pinned Bun binary. */
+export const BUN = join(ROOT, "node_modules/.bin/bun");
+/** JWT secret the test servers use (≥ 32 bytes). */
+export const SECRET = "client-tests-secret-0123456789abcdef";
+/** API key of the test servers' `/api/*` routes. */
+export const API_KEY = "client-tests-api-key";
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createNetServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const address = srv.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** An HS256 token for `sub`, valid for an hour. */
+export function mintToken(sub: string, claims: Record<string, unknown> = {}, secret = SECRET): Promise<string> {
+  return new SignJWT({ ...claims })
+    .setProtectedHeader({ alg: "HS256" })
+    .setSubject(sub)
+    .setIssuedAt()
+    .setExpirationTime("1h")
+    .sign(new TextEncoder().encode(secret));
+}
+
+/** Sleeps `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `predicate` every 20 ms until true or `timeout` ms passed (then throws with `what`). */
+export async function waitFor(predicate: () => boolean, timeout: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Options of `startServer`. */
+export interface ServerProcessOptions {
+  /** Port to bind (default: a free one). */
+  port?: number;
+  /** Extra CLI flags. */
+  args?: string[];
+  /** Extra environment. */
+  env?: Record<string, string>;
+  /** Configure JWT auth with `SECRET` (default true). */
+  auth?: boolean;
+}
+
+/** A running server process. */
+export interface ServerProcess {
+  readonly port: number;
+  /** `ws://127.0.0.1:<port>/wse`. */
+  readonly url: string;
+  /** `http://127.0.0.1:<port>`. */
+  readonly http: string;
+  /** Kills the process (SIGKILL by default) and waits for it to exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Everything it wrote to stderr. */
+  log(): string;
+}
+
+/** Starts `bun server/main.ts` on 127.0.0.1 and waits for `/health`. */
+export async function startServer(options: ServerProcessOptions = {}): Promise<ServerProcess> {
+  const port = options.port ?? await freePort();
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    WSE_PORT: String(port),
+    WSE_HOST: "127.0.0.1",
+    WSE_API_KEY: API_KEY,
+    WSE_LOG_LEVEL: "warn",
+    ...(options.env ?? {}),
+  };
+  if (options.auth !== false) env.WSE_JWT_SECRET = SECRET;
+  else delete env.WSE_JWT_SECRET;
+  const child: ChildProcess = spawn(BUN, [join(ROOT, "server/main.ts"), "--host", "127.0.0.1", "--port", String(port), "--client-publish", ...(options.args ?? [])], {
+    cwd: ROOT,
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk) => {
+    stderr += String(chunk);
+  });
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const http = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  while (true) {
+    if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}): ${stderr}`);
+    try {
+      const res = await fetch(`${http}/health`);
+      await res.body?.cancel();
+      if (res.ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`server did not become healthy: ${stderr}`);
+    }
+    await sleep(50);
+  }
+  return {
+    port,
+    url: `ws://127.0.0.1:${port}/wse`,
+    http,
+    async kill(signal: NodeJS.Signals = "SIGKILL") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+    log: () => stderr,
+  };
+}
+
+/** Publishes through `POST /api/publish`; returns the assigned position. */
+export async function publish(server: { http: string }, topic: string, type: string, payload: unknown): Promise<{ epoch: string; offset: number }> {
+  const res = await fetch(`${server.http}/api/publish`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({ topic, type, payload }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`publish failed: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+/** Event fields a stream check needs. */
+export interface StampedEvent {
+  type: string;
+  topic?: string;
+  epoch?: string;
+  offset?: number;
+  payload: Record<string, unknown>;
+}
+
+/**
+ * Checks an application's view of one topic: no (epoch, offset) twice, offsets consecutive
+ * within an epoch, and every epoch change preceded by a `discontinuity` event.
+ * Returns a list of problems (empty = fine).
+ */
+export function streamProblems(events: StampedEvent[], topic: string): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  let last: { epoch: string; offset: number } | undefined;
+  let discontinuityPending = false;
+  for (const e of events) {
+    if (e.type === "discontinuity" && e.payload.topic === topic) {
+      discontinuityPending = true;
+      continue;
+    }
+    if (e.topic !== topic || e.epoch === undefined || e.offset === undefined) continue;
+    const key = `${e.epoch}:${e.offset}`;
+    if (seen.has(key)) problems.push(`duplicate ${key}`);
+    seen.add(key);
+    if (last && last.epoch === e.epoch && e.offset !== last.offset + 1 && !discontinuityPending) {
+      problems.push(`gap ${last.epoch}:${last.offset} → ${key} without a discontinuity event`);
+    }
+    if (last && last.epoch !== e.epoch && !discontinuityPending) {
+      problems.push(`epoch change ${last.epoch} → ${e.epoch} without a discontinuity event`);
+    }
+    discontinuityPending = false;
+    last = { epoch: e.epoch, offset: e.offset };
+  }
+  return problems;
+}
