@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Redis } from "ioredis";
 import { startRedisServer, type RedisTestServer } from "../../scripts/redis-test-server.ts";
 import { BrokerUnavailableError, isBrokerUnavailable } from "./redis.ts";
-import { data, publicationsOf, recordingBrokers, waitFor } from "./redis-test-kit.ts";
+import { data, publicationsOf, quietLogger, recordingBrokers, waitFor } from "./redis-test-kit.ts";
 
 let redis: RedisTestServer;
 
@@ -59,6 +60,29 @@ describe("Redis broker: Redis going away and coming back", () => {
       for (const node of nodes) await node.broker.close();
     }
   }, 40_000);
+
+  test("a dropped subscriber connection (e.g. output-buffer limit) is restored with its channels", async () => {
+    const lines: string[] = [];
+    const [a, b] = await recordingBrokers(redis.url, 2, { reconnectMaxDelayMs: 200, logger: quietLogger(lines) });
+    const admin = new Redis(redis.url);
+    try {
+      await a.broker.subscribe(["kept"]);
+      await b.broker.publish("kept", data("n", 0));
+      await waitFor(() => publicationsOf(a.events, "kept").length === 1);
+      const killed = await admin.client("KILL", "TYPE", "pubsub");
+      expect(Number(killed)).toBe(2);
+      await waitFor(() => lines.filter((line) => line.includes("unreachable")).length === 2, 5_000, "both reported unhealthy");
+      await a.broker.waitUntilHealthy(10_000);
+      await b.broker.waitUntilHealthy(10_000);
+      const next = await b.broker.publish("kept", data("n", 1));
+      await waitFor(() => publicationsOf(a.events, "kept").length === 2, 5_000, "publication after resubscribe");
+      expect(publicationsOf(a.events, "kept")[1]).toEqual(next);
+    } finally {
+      admin.disconnect();
+      await a.broker.close();
+      await b.broker.close();
+    }
+  }, 30_000);
 
   test("a broker started while Redis is down becomes healthy once it is up", async () => {
     await redis.stop();
