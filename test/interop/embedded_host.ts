@@ -9,7 +9,7 @@
  * Control routes (Bearer `apiKey`):
  * - `POST /api/publish {topic, type, payload, id?}` → `server.publish` → the stream position
  * - `POST /api/broadcast {type, payload}` → `server.broadcast`
- * - `POST /api/disconnect {userId?, connectionId?, code?}` → `server.disconnect`
+ * - `POST /api/disconnect {user_id?, connection_id?, code?}` (camelCase too) → `server.disconnect`
  * - `POST /test/send {userId|connectionId, type, payload}` → `server.send`
  * - `POST /test/state {topic, data}` → what the snapshot hook answers for `topic`
  * - `GET  /test/messages` → every `onMessage` call `[{connectionId, userId, type, payload, cid, id}]`
@@ -84,9 +84,11 @@ function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 }
 
-function connectionsFor(body: { userId?: string; connectionId?: string }): string[] {
-  if (body.connectionId) return users.has(body.connectionId) ? [body.connectionId] : [];
-  return [...users].filter(([, user]) => user === body.userId).map(([id]) => id);
+function connectionsFor(body: Record<string, string | undefined>): string[] {
+  const connectionId = body.connectionId ?? body.connection_id;
+  const userId = body.userId ?? body.user_id;
+  if (connectionId) return users.has(connectionId) ? [connectionId] : [];
+  return [...users].filter(([, user]) => user === userId).map(([id]) => id);
 }
 
 const control = Bun.serve({
@@ -115,8 +117,15 @@ const control = Bun.serve({
         case "/api/broadcast":
           await server.broadcast(body.type, body.payload);
           return json(200, { ok: true });
-        case "/api/disconnect":
-          return json(200, { disconnected: await server.disconnect(body) });
+        case "/api/disconnect": {
+          const closed = await server.disconnect({
+            userId: body.userId ?? body.user_id,
+            connectionId: body.connectionId ?? body.connection_id,
+            code: body.code,
+            reason: body.reason,
+          });
+          return json(200, { disconnected: closed });
+        }
         case "/test/send": {
           let sent = 0;
           for (const id of connectionsFor(body)) if (server.send(id, body.type, body.payload)) sent++;

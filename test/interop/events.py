@@ -57,3 +57,15 @@ async def quiet(client: AsyncWSEClient, predicate: Callable[[WSEEvent], bool], s
         if predicate(event):
             out.append(event)
     return out
+
+
+async def on_topics(client: AsyncWSEClient, counts: dict[str, int], timeout: float = 8.0) -> dict[str, list[WSEEvent]]:
+    """Stamped events of several topics at once: `{topic: [events]}` once each has its count."""
+    out: dict[str, list[WSEEvent]] = {t: [] for t in counts}
+    deadline = time.monotonic() + timeout
+    while any(len(out[t]) < n for t, n in counts.items()):
+        left = deadline - time.monotonic()
+        got = await next_matching(client, lambda e: e.topic in out, max(left, 0.001),
+                                  f"events {counts} (got { {t: len(v) for t, v in out.items()} })")
+        out[got.topic].append(got)
+    return out

@@ -179,8 +179,17 @@ class OurServer:
             env["WSE_" + key.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
         self.ws_url = f"ws://127.0.0.1:{self.port}/wse"
         self.http_url = f"http://127.0.0.1:{self.port}"
-        self.process = Process([bun_path(), str(REPO / "server" / "main.ts")], env=env, name="our server")
-        wait_until(self._healthy, 20, f"our server /health on :{self.port}\n{self.process.tail()}")
+        self._env = env
+        self._launch()
+
+    def _launch(self) -> None:
+        self.process = Process([bun_path(), str(REPO / "server" / "main.ts")], env=self._env, name="our server")
+        wait_until(self._healthy, 20, f"our server /health on :{self.port}")
+
+    def restart(self) -> None:
+        """SIGTERM (graceful drain), then start again on the same port with the same settings."""
+        self.process.stop()
+        self._launch()
 
     def _healthy(self) -> bool:
         if not self.process.alive():
@@ -200,7 +209,7 @@ class OurServer:
                          {"topic": topic, "type": type, "payload": payload, **extra}, self.api_key)
 
     def disconnect(self, **body: Any) -> Any:
-        """`POST /api/disconnect` (e.g. `userId=..., code=4000`)."""
+        """`POST /api/disconnect` (e.g. `user_id=..., code=4000`)."""
         return http_json("POST", f"{self.http_url}/api/disconnect", body, self.api_key)
 
     def stop(self) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import re
 import uuid
 
-from events import of_type, on_topic, quiet
+from events import of_type, on_topic, on_topics, quiet
 from support import async_wait_until
 
 HEX8 = re.compile(r"^[0-9a-f]{8}$")
@@ -66,8 +66,7 @@ async def test_recovery_state_tracks_the_last_delivered_position(publisher, clie
     for i in range(2):
         last_a = await asyncio.to_thread(publisher.publish, a, "ev", {"i": i})
     last_b = await asyncio.to_thread(publisher.publish, b, "ev", {"i": 9})
-    await on_topic(client, a, 2)
-    await on_topic(client, b, 1)
+    await on_topics(client, {a: 2, b: 1})
     state = client.recovery_state
     assert state[b] == (last_b["epoch"], last_b["offset"])
     assert state[a] == (last_a["epoch"], last_a["offset"])

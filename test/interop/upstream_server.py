@@ -13,7 +13,7 @@ the conformance suite can drive it:
 - `POST /api/publish {topic, type, payload, id?}` → `{epoch, offset}` (read back from an internal
   observer connection that is subscribed to the topic)
 - `POST /api/broadcast {type, payload}`
-- `POST /api/disconnect {userId? , connectionId?}` → `{disconnected: n}`
+- `POST /api/disconnect {user_id?, connection_id?}` (camelCase accepted too) → `{disconnected: n}`
 - `GET  /api/presence/<topic>`
 - `POST /test/send {userId|connectionId, type, payload}` (upstream `send_event`)
 - `POST /test/flood {userId|connectionId, count}` (that many `send_event`s: rate-limit feedback)
@@ -317,9 +317,10 @@ class Host:
 
     def connections_for(self, body: dict[str, Any]) -> list[str]:
         with self.lock:
-            if body.get("connectionId"):
-                return [body["connectionId"]] if body["connectionId"] in self.users else []
-            user = body.get("userId")
+            conn = body.get("connectionId") or body.get("connection_id")
+            if conn:
+                return [conn] if conn in self.users else []
+            user = body.get("userId") or body.get("user_id")
             return [c for c, u in self.users.items() if u == user and u != OBSERVER_USER]
 
 
