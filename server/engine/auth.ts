@@ -377,7 +377,7 @@ function inferAlgorithm(input: PublicKeyInput): JwtAlgorithm {
     throw new AuthConfigError("cannot tell the JWT public key's algorithm; set the algorithm (RS256, ES256 or EdDSA)");
   }
   if (isCryptoKey(input)) {
-    const name = (input.algorithm as { name?: string; namedCurve?: string }).name;
+    const name = (input as unknown as { algorithm: { name?: string } }).algorithm.name;
     if (name === "RSASSA-PKCS1-v1_5") return "RS256";
     if (name === "ECDSA") return "ES256";
     if (name === "Ed25519" || name === "EdDSA") return "EdDSA";

@@ -1,0 +1,99 @@
+/**
+ * The standalone WSE server on Deno: `deno task server` (= `deno run -A server/deno.ts`). Same
+ * flags, `WSE_*` variables and config file as the Bun CLI (`server/main.ts`, see `--help`);
+ * the host itself is `server/deno-server.ts`.
+ *
+ * @module
+ */
+import { openBroker, startupSummary } from "./cli.ts";
+import { ConfigError, helpText, loadConfig, type CliConfig } from "./config.ts";
+import { createDenoServer, type DenoWseServer } from "./deno-server.ts";
+import { createLogger } from "./log.ts";
+import { DEFAULTS } from "./options.ts";
+import type { Logger } from "./types.ts";
+
+export { createDenoServer, DenoWseServer } from "./deno-server.ts";
+
+/** Runs the Deno CLI; resolves with an exit code once the server stopped (or could not start). */
+export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  let config: CliConfig;
+  try {
+    config = loadConfig({ argv, env, readFile: (path) => Deno.readTextFileSync(path) });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`wse-server: ${error.message}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (config.help) {
+    console.log(helpText("deno task server"));
+    return 0;
+  }
+  if (config.version) {
+    console.log(DEFAULTS.serverVersion);
+    return 0;
+  }
+  const logger = createLogger({ level: config.logLevel, base: { service: "wse" } });
+  if (config.demo) logger.warn("--demo is served by the Bun CLI only (bun run server --demo); ignored on Deno");
+
+  let server: DenoWseServer;
+  let brokerKind: string;
+  try {
+    const opened = await openBroker(config, logger);
+    brokerKind = opened.kind;
+    server = createDenoServer({ ...config.options, broker: opened.broker, logger });
+  } catch (error) {
+    logger.error("cannot start", { error: error instanceof Error ? error.message : String(error) });
+    return 1;
+  }
+  let listen;
+  try {
+    listen = await server.listen();
+  } catch (error) {
+    logger.error("cannot listen", { error: error instanceof Error ? error.message : String(error) });
+    await server.stop().catch(() => {});
+    return 1;
+  }
+  logger.info("wse server started", startupSummary({ ...config, demo: false }, listen, brokerKind, `deno ${Deno.version.deno}`));
+  return await waitForShutdown(server, logger, config);
+}
+
+function waitForShutdown(server: DenoWseServer, logger: Logger, config: CliConfig): Promise<number> {
+  return new Promise((done) => {
+    let stopping = false;
+    const onSignal = (signal: Deno.Signal) => {
+      if (stopping) {
+        logger.warn("second signal, exiting now", { signal });
+        done(1);
+        return;
+      }
+      stopping = true;
+      logger.info("shutting down", { signal, connections: server.stats().connections });
+      const bound = (config.options.drain?.timeoutMs ?? DEFAULTS.drain.timeoutMs) + 5000;
+      const timer = setTimeout(() => {
+        logger.error("shutdown took too long, exiting", { bound_ms: bound });
+        done(1);
+      }, bound);
+      server
+        .stop()
+        .then(() => {
+          clearTimeout(timer);
+          logger.info("stopped");
+          done(0);
+        })
+        .catch((error) => {
+          clearTimeout(timer);
+          logger.error("error while stopping", { error });
+          done(1);
+        });
+    };
+    Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
+    Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
+  });
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args, Deno.env.toObject());
+  Deno.exit(code);
+}
