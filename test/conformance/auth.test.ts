@@ -276,3 +276,28 @@ describe("public keys from a JWKS URL (RS256)", () => {
     await expectRefused(await pool.connect(t.url({ token })), "AUTH_FAILED");
   });
 });
+
+describe("origin allow-list (ext)", () => {
+  let strict: Target | null = null;
+  afterAll(async () => {
+    await strict?.stop();
+  });
+  const setup = async () => (strict ??= await startTarget({ origins: ["https://app.example"] }));
+
+  testSpawned("an allowed Origin is served", async () => {
+    const t = await setup();
+    const client = await pool.connect(t.url({ token: await t.mintToken({ sub: "origin-ok" }) }), { headers: { Origin: "https://app.example" } });
+    const ready = await client.waitForType("server_ready");
+    expect(payloadOf(ready).details.user_id).toBe("origin-ok");
+  });
+
+  testSpawned("a refused Origin → error ORIGIN_NOT_ALLOWED then close 4403", async () => {
+    const t = await setup();
+    const client = await pool.connect(t.url({ token: await t.mintToken() }), { headers: { Origin: "https://evil.example" } });
+    const close = await client.waitClose(5000);
+    expect(close.code).toBe(4403);
+    expect(client.frames.length).toBe(1);
+    expect(client.frames[0]!.kind).toBe("text");
+    expect(payloadOf(client.frames[0]!.envelope)).toMatchObject({ code: "ORIGIN_NOT_ALLOWED" });
+  });
+});

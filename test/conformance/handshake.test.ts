@@ -111,6 +111,32 @@ describe("connect query parameters and inbound forms", () => {
     expect(payloadOf(c.handshakeResult.hello).connection_id).toBeTruthy();
   });
 
+  testWith(target, ["jwt"], "accepts the Python wse-client's client_hello verbatim (ts with +00:00, pri, seq, extra features)", async () => {
+    const token = await target.mintToken();
+    const client = await pool.connect(target.url({ token, client_version: "2.0.7", protocol_version: "1", compression: "true", encryption: "false" }), {
+      headers: { Cookie: `access_token=${token}`, Authorization: `Bearer ${token}` },
+    });
+    const ready = await client.waitForType("server_ready");
+    const since = client.mark();
+    client.send({
+      c: "WSE",
+      t: "client_hello",
+      p: {
+        client_version: "2.0.7",
+        protocol_version: 1,
+        features: { compression: true, encryption: false, batching: true, priority_queue: true, circuit_breaker: true, offline_queue: true, message_signing: false, rate_limiting: true, health_check: true, metrics: true },
+        connection_id: payloadOf(ready).details.connection_id,
+      },
+      id: crypto.randomUUID(),
+      ts: new Date().toISOString().replace("Z", "123+00:00"),
+      v: 1,
+      pri: 10,
+    });
+    const hello = await client.waitForType("server_hello", 5000, since);
+    expect(payloadOf(hello).protocol_version).toBe(1);
+    expect(client.frames.slice(since).some((f) => f.envelope?.t === "error")).toBe(false);
+  });
+
   testWith(target, ["jwt"], "accepts the `type`/`payload` aliases in client_hello", async () => {
     const token = await target.mintToken();
     const client = await pool.connect(target.url({ token }));

@@ -31,6 +31,8 @@ export interface TargetConfig {
   jwtKid?: string;
   /** JWKS URL (then tokens are RS256/ES256, verified against it). */
   jwksUrl?: string;
+  /** Allowed Origin values (ext); absent = any. */
+  origins?: string[];
   /** Message recovery (default on). */
   recovery?: boolean;
   /** Presence tracking (default on). */
@@ -161,6 +163,7 @@ export function configToEnv(config: TargetConfig): Record<string, string> {
   set("WSE_JWT_AUDIENCE", config.jwtAudience);
   set("WSE_JWT_KID", config.jwtKid);
   set("WSE_JWKS_URL", config.jwksUrl);
+  set("WSE_ORIGINS", config.origins?.join(","));
   set("WSE_RECOVERY", config.recovery === false ? "false" : undefined);
   set("WSE_PRESENCE", config.presence === false ? "false" : "true");
   set("WSE_CLIENT_PUBLISH", config.clientPublish === false ? "false" : "true");
