@@ -12,9 +12,9 @@
  * `{"cmd":"exit"}`. Events (stdout): `ready`, `progress`, `phase-done`, `heartbeat-done`, `fatal`, `exit`.
  * @module
  */
-import { createHmac } from "node:crypto";
 import { connectRawWs, type RawWsConnection } from "./lib/raw-ws.ts";
 import { Histogram } from "./lib/histogram.ts";
+import { signJwt } from "./lib/jwt.ts";
 import { DeliveryStats, TopicTracker } from "./lib/offsets.ts";
 import { BenchKeyExchange, type BenchKey, frameToJson, nowMs, parseEnvelope, scanPublication } from "./lib/wse-wire.ts";
 
@@ -70,19 +70,6 @@ interface ConnState {
 
 function out(event: Record<string, unknown>): void {
   process.stdout.write(JSON.stringify(event) + "\n");
-}
-
-function base64url(data: string | Buffer): string {
-  return Buffer.from(data).toString("base64url");
-}
-
-/** Signs an HS256 JWT with `sub` and a one-hour `exp`. */
-export function signJwt(secret: string, sub: string): string {
-  const now = Math.floor(Date.now() / 1000);
-  const head = base64url(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const body = base64url(JSON.stringify({ sub, iat: now, exp: now + 3600 }));
-  const signature = createHmac("sha256", secret).update(`${head}.${body}`).digest("base64url");
-  return `${head}.${body}.${signature}`;
 }
 
 const spec = JSON.parse(process.argv[2] ?? "{}") as GeneratorSpec;

@@ -31,6 +31,11 @@ function argValue(name: string): string | undefined {
 
 /** Renders a table as aligned text. */
 export function renderTable(table: Table): string {
+  const clip = (v: unknown) => {
+    const text = String(v ?? "");
+    return text.length > 100 ? `${text.slice(0, 99)}…` : text;
+  };
+  table = { ...table, rows: table.rows.map((r) => r.map(clip)) };
   const cells = [table.columns, ...table.rows.map((r) => r.map(String))];
   const widths = table.columns.map((_, c) => Math.max(...cells.map((r) => String(r[c] ?? "").length)));
   const line = (r: (string | number)[]) => r.map((v, c) => String(v ?? "").padEnd(widths[c]!)).join("  ");
@@ -39,7 +44,10 @@ export function renderTable(table: Table): string {
 
 /** Renders a table as Markdown. */
 export function markdownTable(table: Table): string {
-  const esc = (v: unknown) => String(v ?? "").replace(/\|/g, "\\|");
+  const esc = (v: unknown) => {
+    const text = String(v ?? "").replace(/\s+/g, " ");
+    return (text.length > 160 ? `${text.slice(0, 159)}…` : text).replace(/\|/g, "\\|");
+  };
   return [
     `**${table.title}**`,
     "",

@@ -15,7 +15,7 @@
  */
 import type { GeneratorSpec } from "../generator.ts";
 import { Histogram } from "./histogram.ts";
-import { type ChildEvent, JsonProcess } from "./procs.ts";
+import { type ChildEvent, JsonProcess, withFdLimit } from "./procs.ts";
 import { ROOT } from "./systems.ts";
 
 /** Fleet settings: a generator spec minus the per-process fields. */
@@ -24,6 +24,8 @@ export interface FleetOptions extends Omit<GeneratorSpec, "name" | "connections"
   connections: number;
   /** Generator processes (default 1; at most one per 1 connection). */
   processes?: number;
+  /** Ports per process (process i connects to ports[i % length]); overrides `port`. */
+  ports?: number[];
   /** Destination hosts (default 127.0.0.1). */
   hosts?: string[];
   /** Hard deadline per process, s (default 120). */
@@ -32,6 +34,8 @@ export interface FleetOptions extends Omit<GeneratorSpec, "name" | "connections"
   onProgress?: (line: string) => void;
   /** Deadline for all connections to be set up, ms (default 60 000). */
   readyTimeoutMs?: number;
+  /** Open-file limit per generator process (`ulimit -n`, up to the hard limit). */
+  fdLimit?: number;
 }
 
 /** Merged result of one phase. */
@@ -69,8 +73,10 @@ export class Fleet {
     readonly live: number,
     /** Connections that failed to set up. */
     readonly failures: number,
-    /** Wall time until every process reported ready, ms. */
+    /** Wall time until every process reported ready (includes process start-up), ms. */
     readonly setupMs: number,
+    /** Longest time any process spent opening its connections, ms (connection-rate basis). */
+    readonly connectMs: number,
     /** First setup error, if any. */
     readonly firstError: string | undefined,
   ) {}
@@ -83,8 +89,10 @@ export class Fleet {
     let first = 0;
     for (let i = 0; i < count; i++) {
       const share = Math.floor(options.connections / count) + (i < options.connections % count ? 1 : 0);
+      const { onProgress: _onProgress, processes: _processes, readyTimeoutMs: _ready, fdLimit, ports, ...rest } = options;
       const spec: GeneratorSpec = {
-        ...options,
+        ...rest,
+        port: ports ? ports[i % ports.length]! : options.port,
         name: `gen${i}`,
         hosts: options.hosts ?? ["127.0.0.1"],
         connections: share,
@@ -92,7 +100,7 @@ export class Fleet {
         maxSeconds: options.maxSeconds ?? 120,
       };
       first += share;
-      const proc = JsonProcess.spawn(`gen${i}`, [process.execPath, `${ROOT}bench/generator.ts`, JSON.stringify(spec)], {
+      const proc = JsonProcess.spawn(`gen${i}`, withFdLimit([process.execPath, `${ROOT}bench/generator.ts`, JSON.stringify(spec)], fdLimit), {
         cwd: ROOT,
         onEvent: (event: ChildEvent) => {
           if (event.ev === "progress" && options.onProgress) {
@@ -105,18 +113,20 @@ export class Fleet {
     let live = 0;
     let failures = 0;
     let firstError: string | undefined;
+    let connectMs = 0;
     try {
       const readies = await Promise.all(procs.map((p) => p.waitFor((e) => e.ev === "ready", options.readyTimeoutMs ?? 60_000)));
       for (const ready of readies) {
         live += Number(ready.live);
         failures += Number(ready.failures);
         firstError ??= ready.firstError as string | undefined;
+        connectMs = Math.max(connectMs, Number(ready.connectMs));
       }
     } catch (error) {
       for (const p of procs) p.kill();
       throw error;
     }
-    return new Fleet(procs, live, failures, performance.now() - started, firstError);
+    return new Fleet(procs, live, failures, performance.now() - started, connectMs, firstError);
   }
 
   /**

@@ -14,7 +14,7 @@
  * @module
  */
 import type { Subprocess } from "bun";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** One JSON event from a child. */
 export type ChildEvent = Record<string, unknown> & { ev?: string };
@@ -210,6 +210,16 @@ export class JsonProcess {
   }
 }
 
+/**
+ * Wraps a command so that it runs with at least `limit` open files: `ulimit -n` is raised as
+ * far as the hard limit allows, then the command is exec'd (same pid).
+ */
+export function withFdLimit(cmd: string[], limit: number | undefined): string[] {
+  if (!limit) return cmd;
+  const script = `ulimit -n ${Math.ceil(limit)} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`;
+  return ["bash", "-c", script, "bash", ...cmd];
+}
+
 /** Resident set size of a pid in bytes (0 when unreadable). */
 export function rssBytes(pid: number): number {
   try {
@@ -230,6 +240,26 @@ export function cpuMs(pid: number): number {
     return (ticks * 1000) / 100;
   } catch {
     return 0;
+  }
+}
+
+/**
+ * CPU time of every thread of a pid in milliseconds with nanosecond resolution, from
+ * `/proc/<pid>/task/<tid>/schedstat` (falls back to `cpuMs`, 10 ms ticks, when unavailable).
+ */
+export function cpuPreciseMs(pid: number): number {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // the thread ended between readdir and read
+      }
+    }
+    return ns / 1e6;
+  } catch {
+    return cpuMs(pid);
   }
 }
 

@@ -15,7 +15,7 @@
  */
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
-import { JsonProcess } from "./procs.ts";
+import { JsonProcess, withFdLimit } from "./procs.ts";
 
 /** Names of the systems the scenarios compare. */
 export type SystemName = "ours" | "ours-http" | "bare-bun" | "upstream";
@@ -36,6 +36,8 @@ export interface SystemOptions {
   redisUrl?: string;
   /** Extra runtime flags for our server / bare Bun (e.g. `--cpu-prof`). */
   bunFlags?: string[];
+  /** Open-file limit to raise the server to (`ulimit -n`, up to the hard limit). */
+  fdLimit?: number;
   /** Extra environment. */
   env?: Record<string, string>;
 }
@@ -116,14 +118,14 @@ export async function startSystem(name: SystemName, options: SystemOptions): Pro
   const flags = options.bunFlags ?? [];
   if (name === "bare-bun" || name === "ours") {
     const script = name === "bare-bun" ? "bench/baselines/bare-bun.ts" : "bench/hosts/ours.ts";
-    const server = JsonProcess.spawn(name, [BUN, ...flags, `${ROOT}${script}`], { env: { ...env, BENCH_PORT: "0" }, cwd: ROOT });
+    const server = JsonProcess.spawn(name, withFdLimit([BUN, ...flags, `${ROOT}${script}`], options.fdLimit), { env: { ...env, BENCH_PORT: "0" }, cwd: ROOT });
     const ready = await server.waitFor((e) => e.ev === "ready", 20_000);
     const port = Number(ready.port);
     return { name, port, server, publisher: server, stop: () => server.stop(5000) };
   }
   if (name === "upstream") {
     const port = await freePort();
-    const server = JsonProcess.spawn(name, [PYTHON, `${ROOT}bench/baselines/upstream_host.py`], { env: { ...env, BENCH_PORT: String(port) }, cwd: ROOT });
+    const server = JsonProcess.spawn(name, withFdLimit([PYTHON, `${ROOT}bench/baselines/upstream_host.py`], options.fdLimit), { env: { ...env, BENCH_PORT: String(port) }, cwd: ROOT });
     await server.waitFor((e) => e.ev === "ready", 20_000);
     return { name, port, server, publisher: server, stop: () => server.stop(5000) };
   }
@@ -140,7 +142,7 @@ export async function startSystem(name: SystemName, options: SystemOptions): Pro
     WSE_IDLE_TIMEOUT_MS: String(Math.max(120_000, (options.pingMs ?? 25_000) * 3)),
   };
   if (options.redisUrl) cliEnv.WSE_REDIS_URL = options.redisUrl;
-  const server = JsonProcess.spawn(name, [BUN, ...flags, `${ROOT}server/main.ts`], { env: { ...env, ...cliEnv }, cwd: ROOT });
+  const server = JsonProcess.spawn(name, withFdLimit([BUN, ...flags, `${ROOT}server/main.ts`], options.fdLimit), { env: { ...env, ...cliEnv }, cwd: ROOT });
   try {
     await waitHttp(`http://127.0.0.1:${port}/health`, 20_000);
   } catch (error) {

@@ -1,4 +1,162 @@
-/** Placeholder while the scenario is written. @module */
-import type { Scenario } from "../lib/scenario.ts";
+/**
+ * Connections: how fast each system accepts JWT-authenticated connections (TCP + upgrade +
+ * HS256 check + WSE handshake + one subscribe, 200 in flight), how much resident memory an
+ * idle connection costs (server RSS growth ÷ connections, after a warm-up), and what a
+ * heartbeat costs (server CPU time per client ping → PONG).
+ *
+ * The file-descriptor limit is raised with `ulimit -n` for the children where the hard limit
+ * allows; counts the machine cannot hold are skipped with the reason printed. Beyond ~25,000
+ * connections the connections are spread over 127.0.0.1–127.0.0.4 (server bound to 0.0.0.0)
+ * so that ephemeral ports do not run out.
+ *
+ * @module
+ */
+import { Fleet } from "../lib/fleet.ts";
+import { cpuPreciseMs, rssBytes } from "../lib/procs.ts";
+import { type BenchContext, int, type Scenario, type ScenarioReport } from "../lib/scenario.ts";
+import { type SystemName, startSystem, unavailableReason } from "../lib/systems.ts";
+
+const SYSTEMS: SystemName[] = ["bare-bun", "ours", "upstream"];
+
+/** Memory at one connection count. */
+export interface MemoryPoint {
+  connections: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  bytesPerConnection: number;
+  connectionsPerSec: number;
+  setupMs: number;
+  heartbeat?: { pings: number; pongs: number; cpuMs: number; usPerPing: number; wallMs: number };
+  error?: string;
+}
+
+function hardFdLimit(): number {
+  const out = Bun.spawnSync(["bash", "-c", "ulimit -Hn"]).stdout.toString().trim();
+  return out === "unlimited" ? Infinity : Number(out) || 1024;
+}
+
+function softFdLimit(): number {
+  const out = Bun.spawnSync(["bash", "-c", "ulimit -Sn"]).stdout.toString().trim();
+  return out === "unlimited" ? Infinity : Number(out) || 1024;
+}
+
+function counts(ctx: BenchContext): number[] {
+  if (ctx.tiny) return [50];
+  return ctx.mode === "quick" ? [2000] : [10_000, 50_000];
+}
+
+async function measureAt(ctx: BenchContext, name: SystemName, connections: number): Promise<MemoryPoint> {
+  const spread = connections > 25_000;
+  const sys = await startSystem(name, {
+    jwtSecret: ctx.secret,
+    host: spread ? "0.0.0.0" : "127.0.0.1",
+    fdLimit: connections + 2000,
+  });
+  const hosts = spread ? ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"] : ["127.0.0.1"];
+  const point: MemoryPoint = { connections, rssBeforeBytes: 0, rssAfterBytes: 0, bytesPerConnection: NaN, connectionsPerSec: NaN, setupMs: 0 };
+  let fleet: Fleet | undefined;
+  try {
+    const warm = await Fleet.start({ port: sys.port, connections: 200, processes: 1, topics: ["idle"], topicsPerConnection: 1, jwtSecret: ctx.secret, maxSeconds: 60, progressMs: 0 });
+    await warm.stop();
+    await Bun.sleep(1500);
+    point.rssBeforeBytes = rssBytes(sys.server.pid);
+    const processes = Math.max(2, Math.ceil(connections / 15_000));
+    fleet = await Fleet.start({
+      port: sys.port,
+      hosts,
+      connections,
+      processes,
+      topics: ["idle"],
+      topicsPerConnection: 1,
+      jwtSecret: ctx.secret,
+      concurrency: 100,
+      maxSeconds: 600,
+      readyTimeoutMs: 300_000,
+      onProgress: ctx.progress,
+      fdLimit: Math.ceil(connections / processes) + 2000,
+    });
+    point.setupMs = fleet.connectMs;
+    point.connectionsPerSec = (fleet.live / fleet.connectMs) * 1000;
+    if (fleet.failures > 0) throw new Error(`${fleet.failures} of ${connections} connections failed: ${fleet.firstError}`);
+    await Bun.sleep(ctx.tiny ? 500 : 2500);
+    point.rssAfterBytes = rssBytes(sys.server.pid);
+    point.bytesPerConnection = (point.rssAfterBytes - point.rssBeforeBytes) / connections;
+    ctx.log(
+      `    ${int(point.connectionsPerSec)} connections/s; RSS ${(point.rssBeforeBytes / 2 ** 20).toFixed(1)} → ${(point.rssAfterBytes / 2 ** 20).toFixed(1)} MiB = ${(point.bytesPerConnection / 1024).toFixed(2)} KB per idle connection`,
+    );
+    const cpuBefore = cpuPreciseMs(sys.server.pid);
+    const beat = await fleet.heartbeat(ctx.tiny ? 1 : 5, 60_000);
+    const cpu = cpuPreciseMs(sys.server.pid) - cpuBefore;
+    point.heartbeat = { pings: beat.pings, pongs: beat.pongs, cpuMs: cpu, usPerPing: beat.pongs ? (cpu * 1000) / beat.pongs : NaN, wallMs: beat.ms };
+    ctx.log(`    heartbeat: ${beat.pongs}/${beat.pings} PONGs, server CPU ${cpu.toFixed(0)} ms → ${point.heartbeat.usPerPing.toFixed(1)} µs per ping`);
+  } catch (error) {
+    point.error = (error as Error).message;
+    ctx.log(`    failed: ${point.error}`);
+  } finally {
+    await fleet?.stop();
+    await sys.stop();
+  }
+  return point;
+}
+
 /** The connections scenario. */
-export const scenario: Scenario = { name: "connections", title: "connections", async run() { return { name: "connections", title: "connections", skipped: "not written yet", tables: [], data: {}, notes: [] }; } };
+export const scenario: Scenario = {
+  name: "connections",
+  title: "Connections: JWT connection rate, memory per idle connection, heartbeat cost",
+  async run(ctx): Promise<ScenarioReport> {
+    const hard = hardFdLimit();
+    const soft = softFdLimit();
+    const notes: string[] = [`file-descriptor limit: soft ${soft}, hard ${hard}`];
+    const results: Record<string, { memory: MemoryPoint[] } | { skipped: string }> = {};
+    for (const name of SYSTEMS) {
+      if (ctx.systems && !ctx.systems.includes(name)) continue;
+      const reason = unavailableReason(name);
+      if (reason) {
+        results[name] = { skipped: reason };
+        continue;
+      }
+      const memory: MemoryPoint[] = [];
+      for (const n of counts(ctx)) {
+        if (n + 2000 > hard) {
+          const why = `${n.toLocaleString("en-US")} connections need ${n + 2000} file descriptors in the server; the hard limit here is ${hard} (ulimit -n cannot go above it)`;
+          if (!notes.includes(why)) notes.push(why);
+          ctx.log(`  ${name}, ${n} connections: skipped (${why})`);
+          continue;
+        }
+        ctx.log(`  ${name}, ${n.toLocaleString("en-US")} idle connections`);
+        memory.push(await measureAt(ctx, name, n));
+      }
+      results[name] = { memory };
+    }
+    const rows: (string | number)[][] = [];
+    for (const [name, r] of Object.entries(results)) {
+      if ("skipped" in r) {
+        rows.push([name, "", `skipped: ${r.skipped}`, "", "", ""]);
+        continue;
+      }
+      for (const m of r.memory) {
+        rows.push([
+          name,
+          int(m.connections),
+          m.error ? `error: ${m.error}` : int(m.connectionsPerSec),
+          Number.isFinite(m.bytesPerConnection) ? `${(m.bytesPerConnection / 1024).toFixed(2)}` : "–",
+          `${(m.rssAfterBytes / 2 ** 20).toFixed(1)}`,
+          m.heartbeat ? m.heartbeat.usPerPing.toFixed(1) : "–",
+        ]);
+      }
+    }
+    return {
+      name: "connections",
+      title: this.title,
+      tables: [
+        {
+          title: "Connection setup with JWT (HS256) and one subscribe; RSS growth per idle connection; server CPU per ping/PONG",
+          columns: ["system", "connections", "connections/s", "KB per idle conn", "server RSS MiB", "µs CPU per ping"],
+          rows,
+        },
+      ],
+      data: { fdLimit: { soft, hard }, results },
+      notes,
+    };
+  },
+};
