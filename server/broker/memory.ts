@@ -38,6 +38,8 @@ export interface MemoryBrokerOptions {
   now?: () => number;
   /** How often expired history is swept, ms (default 1000; 0 = only on access). */
   sweepIntervalMs?: number;
+  /** Serialized payload size, when the caller already knows it (saves a `JSON.stringify`). */
+  payloadSize?: (data: PublicationData) => number | undefined;
 }
 
 interface Entry {
@@ -64,12 +66,14 @@ export function randomEpoch(): string {
 }
 
 /** Rough byte size of a publication in memory. */
-function sizeOf(topic: string, data: PublicationData): number {
-  let payloadBytes = 16;
-  try {
-    payloadBytes = JSON.stringify(data.payload ?? null)?.length ?? 4;
-  } catch {
-    payloadBytes = 1024;
+function sizeOf(topic: string, data: PublicationData, known: number | undefined): number {
+  let payloadBytes = known ?? 16;
+  if (known === undefined) {
+    try {
+      payloadBytes = JSON.stringify(data.payload ?? null)?.length ?? 4;
+    } catch {
+      payloadBytes = 1024;
+    }
   }
   return 96 + topic.length + data.type.length + data.id.length + data.ts.length + payloadBytes;
 }
@@ -80,6 +84,7 @@ export class MemoryBroker implements Broker {
   readonly #ttlMs: number;
   readonly #budget: number;
   readonly #now: () => number;
+  readonly #payloadSize: ((data: PublicationData) => number | undefined) | undefined;
   readonly #streams = new Map<string, Stream>();
   /** Every retained entry in insertion (= expiry) order, for TTL and budget eviction. */
   #queue: Array<{ stream: Stream; entry: Entry }> = [];
@@ -99,6 +104,7 @@ export class MemoryBroker implements Broker {
     this.#ttlMs = options.historyTtlMs ?? 300_000;
     this.#budget = options.memoryBudget ?? 256 * 1024 * 1024;
     this.#now = options.now ?? Date.now;
+    this.#payloadSize = options.payloadSize;
     const sweep = options.sweepIntervalMs ?? 1000;
     if (sweep > 0) {
       this.#timer = setInterval(() => this.sweep(), sweep);
@@ -297,7 +303,7 @@ export class MemoryBroker implements Broker {
   #append(stream: Stream, publication: Publication, now: number): void {
     const entry: Entry = {
       publication,
-      bytes: sizeOf(publication.topic, publication.data),
+      bytes: sizeOf(publication.topic, publication.data, this.#payloadSize?.(publication.data)),
       expiresAt: now + this.#ttlMs,
       dropped: false,
     };

@@ -106,6 +106,8 @@ export class Engine {
   readonly clustered: boolean;
 
   readonly #byUser = new Map<string, Set<Session>>();
+  /** Serialized payloads of publications made here (the fan-out reuses them). */
+  readonly #payloadJson = new WeakMap<PublicationData, string>();
   readonly #authenticate: Authenticator;
   readonly #ownsBroker: boolean;
   readonly #startedAt = Date.now();
@@ -130,6 +132,7 @@ export class Engine {
         historySize: options.recovery ? options.history.size : 0,
         historyTtlMs: options.history.ttlMs,
         memoryBudget: options.history.memoryBudget,
+        payloadSize: (data) => this.#payloadJson.get(data)?.length,
       });
     this.clustered = !(this.broker instanceof MemoryBroker);
     this.#authenticate = deps.authenticate ?? createAuthenticator(options.jwt);
@@ -309,7 +312,11 @@ export class Engine {
         case "publication": {
           const { publication } = event;
           if (!this.hub.has(publication.topic)) return;
-          const out = new Outbound(this.encodeContext, publicationEnvelope(publication));
+          const out = new Outbound(
+            this.encodeContext,
+            publicationEnvelope(publication),
+            this.#payloadJson.get(publication.data),
+          );
           const count = this.hub.deliver(publication.topic, out, publication);
           this.counters.messagesOut += count.messages;
           this.counters.bytesOut += count.bytes;
@@ -390,8 +397,9 @@ export class Engine {
     if (problem) throw new TypeError(`invalid topic: ${problem}`);
     if (typeof type !== "string" || type.length === 0 || type.length > 256) throw new TypeError("type must be a non-empty string of at most 256 characters");
     if (!isPlainObject(payload)) throw new TypeError("payload must be a JSON object");
+    let payloadJson: string;
     try {
-      JSON.stringify(payload);
+      payloadJson = JSON.stringify(payload);
     } catch (error) {
       throw new TypeError(`payload is not JSON-serializable: ${(error as Error).message}`);
     }
@@ -403,6 +411,7 @@ export class Engine {
     };
     if (options.priority !== undefined) data.priority = options.priority;
     if (options.correlationId !== undefined) data.correlationId = options.correlationId;
+    this.#payloadJson.set(data, payloadJson);
     const publication = await this.broker.publish(
       topic,
       data,

@@ -41,10 +41,17 @@ export class Outbound {
   #jsonBytes: Uint8Array | undefined;
   readonly #frames: Array<string | Uint8Array | undefined> = [undefined, undefined, undefined];
 
-  /** Wraps an envelope object already in canonical key order. */
-  constructor(ctx: EncodeContext, envelope: EnvelopeObject) {
+  /**
+   * Wraps an envelope object already in canonical key order. `payloadJson`, when given, is the
+   * serialized `p` (last key), so the payload is not serialized a second time.
+   */
+  constructor(ctx: EncodeContext, envelope: EnvelopeObject, payloadJson?: string) {
     this.#ctx = ctx;
     this.#envelope = envelope;
+    if (payloadJson !== undefined) {
+      const { p: _p, ...head } = envelope;
+      this.#json = `${JSON.stringify(head).slice(0, -1)},"p":${payloadJson}}`;
+    }
   }
 
   /** The envelope object. */
