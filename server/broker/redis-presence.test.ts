@@ -127,6 +127,8 @@ describe("Redis broker: presence across nodes", () => {
       await expect(a.broker.presenceAdd("t", { userId: 1, connectionId: "c", data: {} } as never)).rejects.toThrow(/userId/);
       await expect(a.broker.presenceUpdate("t", "c", null as never)).rejects.toThrow(/presence data/);
       await expect(a.broker.presence("")).rejects.toThrow(/topic/);
+      await expect(a.broker.presenceRemove("t", "")).rejects.toThrow(/connectionId/);
+      await expect(a.broker.broadcast({ payload: 1 } as never)).rejects.toThrow(/string type/);
     } finally {
       await a.broker.close();
     }

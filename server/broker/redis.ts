@@ -101,6 +101,12 @@ function checkData(data: unknown, what: string): asserts data is Record<string, 
   }
 }
 
+function checkConnectionId(connectionId: unknown): asserts connectionId is string {
+  if (typeof connectionId !== "string" || connectionId.length === 0) {
+    throw new TypeError(`Redis broker: connectionId must be a non-empty string, got ${JSON.stringify(connectionId)}`);
+  }
+}
+
 /** A `Broker` backed by Redis; see the module documentation. */
 export class RedisBroker implements Broker {
   private readonly keys: RedisKeys;
@@ -220,6 +226,7 @@ export class RedisBroker implements Broker {
   /** Sends a topic-less message to every node. */
   async broadcast(data: PublicationData): Promise<void> {
     checkData(data, "broadcast data");
+    if (typeof data.type !== "string") throw new TypeError("Redis broker: broadcast data needs a string type");
     const message = JSON.stringify(data);
     await this.run("broadcast", () => this.commands.publish(this.keys.broadcastChannel, message));
   }
@@ -251,9 +258,10 @@ export class RedisBroker implements Broker {
   async presenceAdd(topic: string, member: PresenceMember): Promise<void> {
     checkTopic(topic);
     checkData(member, "presence member");
-    if (typeof member.userId !== "string" || typeof member.connectionId !== "string") {
-      throw new TypeError("Redis broker: presence member needs a string userId and connectionId");
+    if (typeof member.userId !== "string" || member.userId.length === 0) {
+      throw new TypeError("Redis broker: presence member needs a non-empty string userId");
     }
+    checkConnectionId(member.connectionId);
     checkData(member.data ?? {}, "presence data");
     return this.run(`add presence in "${topic}"`, () => this.members.add(topic, { ...member, data: member.data ?? {} }));
   }
@@ -261,12 +269,14 @@ export class RedisBroker implements Broker {
   /** Removes a member; leave goes out for the user's last connection. */
   async presenceRemove(topic: string, connectionId: string): Promise<void> {
     checkTopic(topic);
+    checkConnectionId(connectionId);
     await this.run(`remove presence in "${topic}"`, () => this.members.remove(topic, connectionId));
   }
 
   /** Replaces a member's data; update goes out. */
   async presenceUpdate(topic: string, connectionId: string, data: Record<string, unknown>): Promise<void> {
     checkTopic(topic);
+    checkConnectionId(connectionId);
     checkData(data, "presence data");
     await this.run(`update presence in "${topic}"`, () => this.members.update(topic, connectionId, data));
   }
