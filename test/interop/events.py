@@ -6,7 +6,26 @@ import asyncio
 import time
 from typing import Callable
 
-from wse_client import AsyncWSEClient, WSEEvent
+from wse_client import AsyncWSEClient, ConnectionState, WSEConnectionError, WSEEvent
+
+
+def _drop_stale_sentinels(client: AsyncWSEClient) -> bool:
+    """The upstream client pushes its end-of-stream sentinel (None) whenever its state becomes
+    ERROR, also when one reconnect attempt fails while it keeps retrying. When the client is
+    still alive, remove those sentinels so reading goes on; False when it really ended."""
+    task = client._connection._reconnect_task
+    retrying = task is not None and not task.done()
+    if client.state == ConnectionState.DISCONNECTED or (client.state == ConnectionState.ERROR and not retrying):
+        return False
+    queue = client._event_queue
+    kept = []
+    while queue is not None and not queue.empty():
+        item = queue.get_nowait()
+        if item is not None:
+            kept.append(item)
+    for item in kept:
+        queue.put_nowait(item)
+    return True
 
 
 async def next_matching(client: AsyncWSEClient, predicate: Callable[[WSEEvent], bool], timeout: float,
@@ -21,6 +40,11 @@ async def next_matching(client: AsyncWSEClient, predicate: Callable[[WSEEvent], 
             event = await client.recv(timeout=left)
         except asyncio.TimeoutError:
             raise TimeoutError(f"no {what} within {timeout}s") from None
+        except WSEConnectionError:
+            if not _drop_stale_sentinels(client):
+                raise
+            await asyncio.sleep(0.05)
+            continue
         if predicate(event):
             return event
         if skipped is not None:
