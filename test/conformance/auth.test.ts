@@ -47,8 +47,9 @@ async function expectRefused(client: WireClient, code: "AUTH_REQUIRED" | "AUTH_F
   expect(p.timestamp).toMatch(ISO_MS_Z);
 }
 
-async function viaQuery(token: string): Promise<WireClient> {
-  return pool.connect(target.url({ token }));
+/** Connects presenting `token` the target's usual way (the transport is not under test). */
+async function withToken(token: string): Promise<WireClient> {
+  return pool.connectWithToken(target, token);
 }
 
 function base64url(value: unknown): string {
@@ -60,23 +61,23 @@ function nowSeconds(): number {
 }
 
 describe("where the token is read from", () => {
-  testWith(target, ["jwt", "issuer-audience", "kid"], "query ?token= is accepted", async () => {
-    await expectAccepted(await viaQuery(await target.mintToken({ sub: "q-user" })), "q-user");
+  testWith(target, ["jwt", "query-token"], "query ?token= is accepted", async () => {
+    await expectAccepted(await pool.connect(target.url({ token: await target.mintToken({ sub: "q-user" }) })), "q-user");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "cookie access_token is accepted", async () => {
+  testWith(target, ["jwt"], "cookie access_token is accepted", async () => {
     const token = await target.mintToken({ sub: "cookie-user" });
     const client = await pool.connect(target.url(), { headers: { Cookie: `theme=dark; access_token=${token}` } });
     await expectAccepted(client, "cookie-user");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "Authorization: Bearer is accepted", async () => {
+  testWith(target, ["jwt"], "Authorization: Bearer is accepted", async () => {
     const token = await target.mintToken({ sub: "bearer-user" });
     const client = await pool.connect(target.url(), { headers: { Authorization: `Bearer ${token}` } });
     await expectAccepted(client, "bearer-user");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "the cookie wins over a bad bearer header", async () => {
+  testWith(target, ["jwt"], "the cookie wins over a bad bearer header", async () => {
     const good = await target.mintToken({ sub: "cookie-first" });
     const client = await pool.connect(target.url(), {
       headers: { Cookie: `access_token=${good}`, Authorization: "Bearer not-a-jwt" },
@@ -84,13 +85,13 @@ describe("where the token is read from", () => {
     await expectAccepted(client, "cookie-first");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "first match wins: a bad cookie is not rescued by a good ?token=", async () => {
+  testWith(target, ["jwt", "query-token"], "first match wins: a bad cookie is not rescued by a good ?token=", async () => {
     const good = await target.mintToken({ sub: "query-user" });
     const client = await pool.connect(target.url({ token: good }), { headers: { Cookie: "access_token=garbage.garbage.garbage" } });
     await expectRefused(client, "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "the bearer header wins over a bad ?token=", async () => {
+  testWith(target, ["jwt", "query-token"], "the bearer header wins over a bad ?token=", async () => {
     const good = await target.mintToken({ sub: "bearer-first" });
     const client = await pool.connect(target.url({ token: "bad" }), { headers: { Authorization: `Bearer ${good}` } });
     await expectAccepted(client, "bearer-first");
@@ -103,102 +104,102 @@ describe("refusals → error frame then 4401", () => {
   });
 
   testWith(target, ["jwt"], "not a JWT → AUTH_FAILED", async () => {
-    await expectRefused(await viaQuery("this-is-not-a-jwt"), "AUTH_FAILED");
+    await expectRefused(await withToken("this-is-not-a-jwt"), "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "bad signature (other secret) → AUTH_FAILED", async () => {
+  testWith(target, ["jwt"], "bad signature (other secret) → AUTH_FAILED", async () => {
     const token = await target.mintToken({}, { secret: "another-secret-that-is-at-least-32-bytes-long" });
-    await expectRefused(await viaQuery(token), "AUTH_FAILED");
+    await expectRefused(await withToken(token), "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "tampered payload (signature no longer matches) → AUTH_FAILED", async () => {
+  testWith(target, ["jwt"], "tampered payload (signature no longer matches) → AUTH_FAILED", async () => {
     const token = await target.mintToken({ sub: "mallory" });
     const [h, , s] = token.split(".");
     const forged = `${h}.${base64url({ sub: "admin", exp: nowSeconds() + 300, iss: ISSUER, aud: AUDIENCE })}.${s}`;
-    await expectRefused(await viaQuery(forged), "AUTH_FAILED");
+    await expectRefused(await withToken(forged), "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "expired beyond the 30 s leeway → AUTH_FAILED", async () => {
-    await expectRefused(await viaQuery(await target.mintToken({}, { expiresInSeconds: -120 })), "AUTH_FAILED");
+  testWith(target, ["jwt"], "expired beyond the 30 s leeway → AUTH_FAILED", async () => {
+    await expectRefused(await withToken(await target.mintToken({}, { expiresInSeconds: -120 })), "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "expired within the 30 s leeway is still accepted", async () => {
-    await expectAccepted(await viaQuery(await target.mintToken({}, { expiresInSeconds: -10 })));
+  testWith(target, ["jwt"], "expired within the 30 s leeway is still accepted", async () => {
+    await expectAccepted(await withToken(await target.mintToken({}, { expiresInSeconds: -10 })));
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "no exp claim → AUTH_FAILED", async () => {
-    await expectRefused(await viaQuery(await target.mintToken({}, { expiresInSeconds: null })), "AUTH_FAILED");
+  testWith(target, ["jwt"], "no exp claim → AUTH_FAILED", async () => {
+    await expectRefused(await withToken(await target.mintToken({}, { expiresInSeconds: null })), "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "nbf in the future beyond the leeway → AUTH_FAILED", async () => {
-    await expectRefused(await viaQuery(await target.mintToken({ nbf: nowSeconds() + 120 })), "AUTH_FAILED");
+  testWith(target, ["jwt"], "nbf in the future beyond the leeway → AUTH_FAILED", async () => {
+    await expectRefused(await withToken(await target.mintToken({ nbf: nowSeconds() + 120 })), "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "nbf within the leeway is accepted", async () => {
-    await expectAccepted(await viaQuery(await target.mintToken({ nbf: nowSeconds() + 10 })));
+  testWith(target, ["jwt"], "nbf within the leeway is accepted", async () => {
+    await expectAccepted(await withToken(await target.mintToken({ nbf: nowSeconds() + 10 })));
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "alg none (unsigned) → AUTH_FAILED", async () => {
+  testWith(target, ["jwt"], "alg none (unsigned) → AUTH_FAILED", async () => {
     const claims = { sub: "user-1", exp: nowSeconds() + 300, iss: ISSUER, aud: AUDIENCE };
     const token = `${base64url({ alg: "none", typ: "JWT", kid: KID })}.${base64url(claims)}.`;
-    await expectRefused(await viaQuery(token), "AUTH_FAILED");
+    await expectRefused(await withToken(token), "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "an RS256 token on an HS256 server → AUTH_FAILED", async () => {
+  testWith(target, ["jwt"], "an RS256 token on an HS256 server → AUTH_FAILED", async () => {
     const { privateKey } = await generateKeyPair("RS256");
     const token = await new SignJWT({ sub: "user-1", iss: ISSUER, aud: AUDIENCE })
       .setProtectedHeader({ alg: "RS256", kid: KID })
       .setExpirationTime("5m")
       .sign(privateKey);
-    await expectRefused(await viaQuery(token), "AUTH_FAILED");
+    await expectRefused(await withToken(token), "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "HS512 with the right secret is refused when HS256 is configured", async () => {
-    await expectRefused(await viaQuery(await target.mintToken({}, { alg: "HS512" })), "AUTH_FAILED");
+  testWith(target, ["jwt"], "HS512 with the right secret is refused when HS256 is configured", async () => {
+    await expectRefused(await withToken(await target.mintToken({}, { alg: "HS512" })), "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "wrong iss → AUTH_FAILED", async () => {
-    await expectRefused(await viaQuery(await target.mintToken({ iss: "https://evil.test" })), "AUTH_FAILED");
+  testWith(target, ["jwt", "issuer-audience"], "wrong iss → AUTH_FAILED", async () => {
+    await expectRefused(await withToken(await target.mintToken({ iss: "https://evil.test" })), "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "wrong aud → AUTH_FAILED", async () => {
-    await expectRefused(await viaQuery(await target.mintToken({ aud: "someone-else" })), "AUTH_FAILED");
+  testWith(target, ["jwt", "issuer-audience"], "wrong aud → AUTH_FAILED", async () => {
+    await expectRefused(await withToken(await target.mintToken({ aud: "someone-else" })), "AUTH_FAILED");
   });
 
   testWith(target, ["jwt", "kid"], "wrong kid → AUTH_FAILED", async () => {
-    await expectRefused(await viaQuery(await target.mintToken({}, { kid: "some-other-kid" })), "AUTH_FAILED");
+    await expectRefused(await withToken(await target.mintToken({}, { kid: "some-other-kid" })), "AUTH_FAILED");
   });
 
   testWith(target, ["jwt", "kid"], "missing kid when one is required → AUTH_FAILED", async () => {
-    await expectRefused(await viaQuery(await target.mintToken({}, { kid: null })), "AUTH_FAILED");
+    await expectRefused(await withToken(await target.mintToken({}, { kid: null })), "AUTH_FAILED");
   });
 
   for (const [label, claims] of [
     ["empty sub", { sub: "" }],
     ["numeric sub", { sub: 42 as unknown as string }],
   ] as [string, JWTPayload][]) {
-    testWith(target, ["jwt", "issuer-audience", "kid"], `${label} → AUTH_FAILED`, async () => {
-      await expectRefused(await viaQuery(await target.mintToken(claims)), "AUTH_FAILED");
+    testWith(target, ["jwt"], `${label} → AUTH_FAILED`, async () => {
+      await expectRefused(await withToken(await target.mintToken(claims)), "AUTH_FAILED");
     });
   }
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "missing sub → AUTH_FAILED", async () => {
+  testWith(target, ["jwt"], "missing sub → AUTH_FAILED", async () => {
     const secret = new TextEncoder().encode(target.jwtSecret!);
     const token = await new SignJWT({ iss: ISSUER, aud: AUDIENCE })
       .setProtectedHeader({ alg: "HS256", kid: KID })
       .setExpirationTime("5m")
       .sign(secret);
-    await expectRefused(await viaQuery(token), "AUTH_FAILED");
+    await expectRefused(await withToken(token), "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "a validly signed token over 8 KiB → AUTH_FAILED", async () => {
+  testWith(target, ["jwt"], "a validly signed token over 8 KiB → AUTH_FAILED", async () => {
     const token = await target.mintToken({ pad: "x".repeat(9000) });
     expect(token.length).toBeGreaterThan(8192);
     const client = await pool.connect(target.url(), { headers: { Authorization: `Bearer ${token}` } });
     await expectRefused(client, "AUTH_FAILED");
   });
 
-  testWith(target, ["jwt", "issuer-audience", "kid"], "a validly signed token just under 8 KiB is accepted", async () => {
+  testWith(target, ["jwt"], "a validly signed token just under 8 KiB is accepted", async () => {
     const token = await target.mintToken({ pad: "x".repeat(5500) });
     expect(token.length).toBeLessThan(8192);
     const client = await pool.connect(target.url(), { headers: { Authorization: `Bearer ${token}` } });

@@ -25,7 +25,8 @@ let publisher: Promise<void> = Promise.resolve();
 beforeAll(async () => {
   if (target.missing("jwt", "api").length) return;
   const token = await target.mintToken({ sub: "bystander" });
-  bystander = await WireClient.connect(target.url({ token }));
+  const { url, headers } = target.withToken(token);
+  bystander = await WireClient.connect(url, { headers });
   await bystander.handshake();
   await bystander.subscribe([streamTopic]);
   publisher = (async () => {

@@ -62,7 +62,8 @@ describe("drain", () => {
     await holders[0]!.waitClose(10_000);
     let refused = false;
     try {
-      const late = await WireClient.connect(target.url({ token: await target.mintToken() }), { timeoutMs: 2000 });
+      const { url, headers } = target.withToken(await target.mintToken());
+      const late = await WireClient.connect(url, { headers, timeoutMs: 2000 });
       const outcome = await Promise.race([late.waitForType("server_ready", 2000).then(() => "served"), late.waitClose(3000).then(() => "closed")]).catch(() => "closed");
       refused = outcome === "closed";
       await late.close();

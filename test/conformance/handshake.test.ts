@@ -17,7 +17,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 describe("server_ready", () => {
   testWith(target, ["jwt"], "is the first frame, a text frame, with the documented shape", async () => {
     const token = await target.mintToken({ sub: "alice" });
-    const client = await pool.connect(target.url({ token }));
+    const client = await pool.connectWithToken(target, token);
     const frame = await client.waitFor(() => true, 5000, 0, "first frame");
     expect(frame.kind).toBe("text");
     const env = frame.envelope!;
@@ -113,7 +113,7 @@ describe("connect query parameters and inbound forms", () => {
 
   testWith(target, ["jwt"], "accepts the Python wse-client's client_hello verbatim (ts with +00:00, pri, seq, extra features)", async () => {
     const token = await target.mintToken();
-    const client = await pool.connect(target.url({ token, client_version: "2.0.7", protocol_version: "1", compression: "true", encryption: "false" }), {
+    const client = await pool.connect(target.url({ client_version: "2.0.7", protocol_version: "1", compression: "true", encryption: "false" }), {
       headers: { Cookie: `access_token=${token}`, Authorization: `Bearer ${token}` },
     });
     const ready = await client.waitForType("server_ready");
@@ -139,7 +139,7 @@ describe("connect query parameters and inbound forms", () => {
 
   testWith(target, ["jwt"], "accepts the `type`/`payload` aliases in client_hello", async () => {
     const token = await target.mintToken();
-    const client = await pool.connect(target.url({ token }));
+    const client = await pool.connectWithToken(target, token);
     await client.waitForType("server_ready");
     client.send({ c: "WSE", type: "client_hello", v: 1, payload: { client_version: "x", protocol_version: 1, features: {} } });
     const hello = await client.waitForType("server_hello");

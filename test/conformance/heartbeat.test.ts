@@ -76,7 +76,7 @@ describe("server ping", () => {
 describe("idle close", () => {
   testWith(target, ["jwt", "short-idle"], "a connection that sends nothing is closed 4000 after idle_timeout", async () => {
     const token = await target.mintToken();
-    const client = await pool.connect(target.url({ token }));
+    const client = await pool.connectWithToken(target, token);
     const opened = Date.now();
     const close = await client.waitClose(IDLE_MS + 4000);
     expect(close.code).toBe(4000);

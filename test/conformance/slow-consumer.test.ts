@@ -28,7 +28,8 @@ describe("slow consumer", () => {
       const normal = await connectReady(pool, target, { claims: { sub: "normal" } });
       await normal.subscribe([topic]);
 
-      const slow = await RawWebSocket.open(target.url({ token: await target.mintToken({ sub: "slow" }) }));
+      const { url, headers } = target.withToken(await target.mintToken({ sub: "slow" }));
+      const slow = await RawWebSocket.open(url, headers);
       try {
         expect(await slow.until(() => slow.jsonMessages().some((m) => m.t === "server_ready"), 5000)).toBe(true);
         slow.sendText(JSON.stringify({ c: "WSE", t: "client_hello", v: 1, p: { client_version: "raw", protocol_version: 2, features: {} } }));

@@ -44,6 +44,12 @@ export class ClientPool {
     return client;
   }
 
+  /** Connects presenting `token` the target's way (query, cookie or bearer). */
+  async connectWithToken(target: Target, token: string | undefined, query?: Record<string, string | undefined>): Promise<WireClient> {
+    const { url, headers } = target.withToken(token, query);
+    return this.connect(url, { headers });
+  }
+
   /** Closes every tracked client. */
   async closeAll(): Promise<void> {
     const all = [...this.open];
@@ -66,7 +72,7 @@ export interface ReadyOptions extends HandshakeOptions {
  */
 export async function connectReady(pool: ClientPool, target: Target, options: ReadyOptions = {}): Promise<WireClient & { handshakeResult: HandshakeResult }> {
   const token = target.jwtSecret ? await target.mintToken(options.claims) : undefined;
-  const client = await pool.connect(target.url({ token, ...options.query }));
+  const client = await pool.connectWithToken(target, token, options.query);
   const handshakeResult = await client.handshake(options);
   return Object.assign(client, { handshakeResult });
 }

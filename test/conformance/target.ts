@@ -12,6 +12,8 @@
  * - `WSE_CONFORMANCE_API_KEY`    API key for `/api/*` (enables publishing)
  * - `WSE_CONFORMANCE_CAPS`       comma list of extra capabilities the server was started with
  *                                (see {@link Capability})
+ * - `WSE_CONFORMANCE_TOKEN_VIA`  how tests present tokens: `query` (default), `cookie`, `bearer`
+ *                                (the upstream 2.x server has no `?token=`)
  *
  * @module
  */
@@ -65,6 +67,7 @@ export interface TargetConfig {
  */
 export type Capability =
   | "spawned" // we own the process: restart, signals, stderr
+  | "query-token" // the server accepts ?token= (ext)
   | "jwt" // we know the HS256 secret and can mint tokens
   | "api" // we know the API key and can publish over HTTP
   | "presence"
@@ -109,6 +112,10 @@ export interface Target {
   missing(...wanted: Capability[]): Capability[];
   /** Signs a token with the target's secret (HS256); `sub` defaults to `user-1`. */
   mintToken(claims?: JWTPayload, options?: MintOptions): Promise<string>;
+  /** How tests present a token when the transport is not what they test. */
+  readonly tokenVia: "query" | "cookie" | "bearer";
+  /** The URL and headers that present `token` the target's way (plus extra query parameters). */
+  withToken(token: string | undefined, query?: Record<string, string | undefined>): { url: string; headers: Record<string, string> };
   /** `wsUrl` with a query string, e.g. `url({token, format: "msgpack"})`. */
   url(query?: Record<string, string | undefined>): string;
   /** Publishes through `POST /api/publish`; returns the stream position. */
@@ -180,8 +187,13 @@ export function configToEnv(config: TargetConfig): Record<string, string> {
   return env;
 }
 
+function tokenViaFromEnv(): "query" | "cookie" | "bearer" {
+  const v = process.env.WSE_CONFORMANCE_TOKEN_VIA;
+  return v === "cookie" || v === "bearer" ? v : "query";
+}
+
 function capsFromConfig(config: TargetConfig): Set<Capability> {
-  const caps = new Set<Capability>(["spawned", "api"]);
+  const caps = new Set<Capability>(["spawned", "api", "query-token"]);
   if (config.jwtSecret) caps.add("jwt");
   if (config.presence !== false) caps.add("presence");
   if (config.clientPublish !== false) caps.add("client-publish");
@@ -205,6 +217,15 @@ abstract class BaseTarget implements Target {
   abstract readonly caps: ReadonlySet<Capability>;
   abstract readonly config: TargetConfig;
   protected abstract readonly apiKey: string | null;
+
+  readonly tokenVia: "query" | "cookie" | "bearer" = tokenViaFromEnv();
+
+  withToken(token: string | undefined, query: Record<string, string | undefined> = {}): { url: string; headers: Record<string, string> } {
+    if (token === undefined) return { url: this.url(query), headers: {} };
+    if (this.tokenVia === "cookie") return { url: this.url(query), headers: { Cookie: `access_token=${token}` } };
+    if (this.tokenVia === "bearer") return { url: this.url(query), headers: { Authorization: `Bearer ${token}` } };
+    return { url: this.url({ ...query, token }), headers: {} };
+  }
 
   missing(...wanted: Capability[]): Capability[] {
     return wanted.filter((c) => !this.caps.has(c));
