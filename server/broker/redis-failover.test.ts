@@ -69,7 +69,7 @@ describe("Redis broker: Redis going away and coming back", () => {
       await a.broker.subscribe(["kept"]);
       await b.broker.publish("kept", data("n", 0));
       await waitFor(() => publicationsOf(a.events, "kept").length === 1);
-      const killed = await admin.client("KILL", "TYPE", "pubsub");
+      const killed = await admin.call("CLIENT", "KILL", "TYPE", "pubsub");
       expect(Number(killed)).toBe(2);
       await waitFor(() => lines.filter((line) => line.includes("unreachable")).length === 2, 5_000, "both reported unhealthy");
       await a.broker.waitUntilHealthy(10_000);
