@@ -59,7 +59,7 @@ export function paddingText(length: number): string {
   let seed = 12345;
   let text = "";
   while (text.length < length) {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
     text += WORDS[seed % WORDS.length] + (seed % 7 === 0 ? "." : " ") + ((seed >> 8) % 1000) + " ";
   }
   return text.slice(0, length);
