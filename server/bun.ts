@@ -63,7 +63,7 @@ export class BunWseServer implements WseServer {
   constructor(options: ResolvedOptions, deps: EngineDeps = {}) {
     this.options = options;
     this.engine = new Engine(options, deps);
-    this.#http = createHttpApp(this, options);
+    this.#http = createHttpApp(this, options, { logger: this.engine.logger });
     const engine = this.engine;
     this.websocket = {
       open(ws) {
