@@ -1,0 +1,148 @@
+/**
+ * End-to-end tests of the Bun host with real WebSockets on loopback (port 0).
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { BunWseServer } from "./bun.ts";
+import { silentLogger } from "./engine/logger.ts";
+import { createServer } from "./mod.ts";
+import { resolveOptions } from "./options.ts";
+import { startTestServer, TestClient } from "./test-support.ts";
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+async function server(options: Parameters<typeof startTestServer>[0] = {}) {
+  const s = await startTestServer(options);
+  cleanup.push(() => s.server.stop());
+  return s;
+}
+async function client(url: string): Promise<TestClient> {
+  const c = await TestClient.connect(url);
+  cleanup.push(() => c.close());
+  await c.waitType("server_ready");
+  return c;
+}
+
+describe("Bun host", () => {
+  test("handshake, subscribe, stamped publications over a real socket", async () => {
+    const { server: s, url } = await server();
+    const c = await client(url);
+    await c.hello();
+    const reply = await c.subscribe(["prices"]);
+    expect(reply.p.success).toBe(true);
+    await s.publish("prices", "tick", { v: 1 });
+    const [pub] = await c.waitPublications("prices", 1);
+    expect(pub!.e).toMatch(/^[0-9a-f]{8}$/);
+    expect(pub!.o).toBe(0);
+    const text = c.frames.find((f) => f.env?.tp === "prices")!.text!;
+    expect(text.startsWith('{"tp":"prices"')).toBe(true);
+  });
+
+  test("recovery across a reconnect while publishing continues: no gap, no duplicate", async () => {
+    const { server: s, url } = await server();
+    const a = await client(url);
+    await a.subscribe(["feed"]);
+    for (let i = 0; i < 10; i++) await s.publish("feed", "x", { i });
+    const seen = await a.waitPublications("feed", 10);
+    const last = seen.at(-1)!;
+    a.close();
+    await a.waitClose();
+    for (let i = 10; i < 60; i++) await s.publish("feed", "x", { i });
+    // Keep publishing while the new connection recovers.
+    let publishing = true;
+    let published = 60;
+    const pump = (async () => {
+      while (publishing && published < 400) {
+        await s.publish("feed", "x", { i: published++ });
+        if (published % 10 === 0) await Bun.sleep(0);
+      }
+    })();
+    const b = await client(url);
+    const reply = await b.subscribe(["feed"], { recover: true, recovery: { feed: { epoch: last.e, offset: last.o } } });
+    expect(reply.p.recovered).toBe(true);
+    await Bun.sleep(30);
+    publishing = false;
+    await pump;
+    const offsets = (await b.waitPublications("feed", published - 10, 5000)).map((e) => e.o!);
+    expect(offsets).toEqual([...Array(published - 10).keys()].map((k) => k + 10));
+  }, 20_000);
+
+  test("one encode per variant: json, msgpack, zstd and encrypted clients each get their form", async () => {
+    const { server: s, url } = await server({ compressionThreshold: 400 });
+    const plain = await client(url);
+    const msgpack = await client(`${url}?format=msgpack`);
+    const zstd = await client(url);
+    await zstd.hello({ zstd: true });
+    const enc = await client(url);
+    await enc.hello({}, true);
+    expect(enc.key).not.toBeNull();
+    for (const c of [plain, msgpack, zstd]) await c.subscribe(["v"]);
+    await enc.subscribe(["v"], {}, true);
+    await s.publish("v", "small", { n: 1 });
+    await s.publish("v", "big", { s: "y".repeat(300) });
+    for (const c of [plain, msgpack, zstd, enc]) await c.waitPublications("v", 2);
+    const kinds = (c: TestClient) => c.frames.filter((f) => f.env?.tp === "v").map((f) => f.prefix);
+    expect(kinds(plain)).toEqual(['{"', "C:"]);
+    expect(kinds(msgpack)).toEqual(["M:", "M:"]);
+    expect(kinds(zstd)).toEqual(['{"', "Z:"]);
+    expect(kinds(enc)).toEqual(["E:", "E:"]);
+    expect(plain.publications("v")[1]!.p).toEqual({ s: "y".repeat(300) });
+    expect(enc.publications("v")[1]!.p).toEqual({ s: "y".repeat(300) });
+  });
+
+  test("broadcast and direct send reach the right connections", async () => {
+    const { server: s, url } = await server();
+    const a = await client(url);
+    const b = await client(url);
+    await s.broadcast("notice", { all: true });
+    await a.waitType("notice");
+    await b.waitType("notice");
+    const id = JSON.parse(JSON.stringify(a.frames[0]!.env!.p)).details.connection_id as string;
+    expect(s.send(id, "direct", { hi: 1 })).toBe(true);
+    expect((await a.waitType("direct")).p).toEqual({ hi: 1 });
+    expect(s.send("nope", "direct", {})).toBe(false);
+    expect(await s.disconnect({ connectionId: id, code: 4003 })).toBe(1);
+    expect((await a.waitClose()).code).toBe(4003);
+  });
+
+  test("drain closes clients with 1012, refuses new upgrades, and stop() ends", async () => {
+    const { server: s, url } = await server({ drain: { batchSize: 2, intervalMs: 10 } });
+    const clients = await Promise.all([1, 2, 3, 4, 5].map(() => client(url)));
+    const drained = s.drain();
+    const codes = await Promise.all(clients.map((c) => c.waitClose(5000).then((x) => x.code)));
+    await drained;
+    expect(codes).toEqual([1012, 1012, 1012, 1012, 1012]);
+    expect(s.healthy).toBe(false);
+    await expect(TestClient.connect(url)).rejects.toThrow();
+  });
+
+  test("embeds in an existing Bun.serve next to the application's own routes", async () => {
+    const wse = createServer({ path: "/live", logger: silentLogger }) as BunWseServer;
+    const app = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch: (req, srv) => (new URL(req.url).pathname === "/hello" ? new Response("app") : wse.fetch(req, srv)),
+      websocket: wse.websocket,
+    });
+    cleanup.push(async () => {
+      await wse.stop();
+      app.stop(true);
+    });
+    expect(await (await fetch(`http://127.0.0.1:${app.port}/hello`)).text()).toBe("app");
+    expect((await fetch(`http://127.0.0.1:${app.port}/health`)).status).toBe(200);
+    const c = await client(`ws://127.0.0.1:${app.port}/live`);
+    await c.subscribe(["e"]);
+    await wse.publish("e", "x", { ok: true });
+    expect((await c.waitPublications("e", 1))[0]!.p).toEqual({ ok: true });
+  });
+
+  test("an unreachable connection limit answers 503 before the upgrade", async () => {
+    const s = new BunWseServer(resolveOptions({ host: "127.0.0.1", port: 0, maxConnections: 1, logger: silentLogger }));
+    cleanup.push(() => s.stop());
+    const { url } = await s.listen();
+    await client(url);
+    await expect(TestClient.connect(url)).rejects.toThrow();
+    expect(s.stats().connections).toBe(1);
+  });
+});
