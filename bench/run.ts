@@ -13,6 +13,7 @@ import { killAll } from "./lib/procs.ts";
 import type { BenchContext, Scenario, ScenarioReport, Table } from "./lib/scenario.ts";
 import { ROOT } from "./lib/systems.ts";
 import { writeCharts } from "./lib/charts.ts";
+import { replaceBlock } from "./lib/readme.ts";
 import { evaluateTargets, type TargetStatus } from "./lib/targets.ts";
 import { scenario as fanout } from "./scenarios/fanout.ts";
 import { scenario as topics } from "./scenarios/topics.ts";
@@ -141,7 +142,7 @@ async function main(): Promise<void> {
     markdownTable(targetTable),
     "",
     ...reports.flatMap((r) => [
-      `### ${r.title}`,
+      `#### ${r.title}`,
       "",
       ...(r.skipped ? [`Skipped: ${r.skipped}`, ""] : []),
       ...r.tables.flatMap((t) => [markdownTable(t), ""]),
@@ -150,6 +151,11 @@ async function main(): Promise<void> {
     ]),
   ].join("\n");
   writeFileSync(`${outDir}/${mode}.md`, md);
+  const partial = only !== undefined || systems !== undefined;
+  if (!tiny && !partial) {
+    const heading = mode === "full" ? "Full suite" : "Quick suite (`npm run bench`)";
+    replaceBlock(`${ROOT}bench/README.md`, "results", `### ${heading}\n\n${md}`);
+  }
   ctx.log(`\nwrote ${outDir}/${mode}.json, ${mode}.md and ${charts.length} charts in ${result.seconds.toFixed(0)} s`);
   killAll();
   process.exit(0);

@@ -94,7 +94,8 @@ class Host:
         self.server.start()
         if not wait_port(self.host, self.port, 10):
             raise SystemExit(f"upstream server did not bind {self.host}:{self.port}")
-        threading.Thread(target=self.drain_loop, daemon=True).start()
+        self.drainer = threading.Thread(target=self.drain_loop, daemon=True)
+        self.drainer.start()
 
     def drain_loop(self):
         while self.running:
@@ -204,7 +205,11 @@ class Host:
             else:
                 emit({"ev": "error", "error": f"unknown command {command.get('cmd')}"})
         self.running = False
-        self.server.stop()
+        self.drainer.join(timeout=1.0)
+        try:
+            self.server.stop()
+        except RuntimeError as error:  # the drain thread may still hold the server briefly
+            emit({"ev": "error", "error": f"stop: {error}"})
         emit({"ev": "exit"})
 
 

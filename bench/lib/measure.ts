@@ -12,6 +12,7 @@
  * @module
  */
 import type { Fleet, PhaseResult } from "./fleet.ts";
+import { cpuPreciseMs } from "./procs.ts";
 import type { RunningSystem } from "./systems.ts";
 
 /** Loss accounting summed over runs. */
@@ -36,6 +37,12 @@ export interface Throughput {
   perTopic: number;
   /** Publication rate (publications/s, all topics) at the median. */
   publicationsPerSec: number;
+  /** Median server CPU time (all threads; publisher included when it runs in the server process) per delivery, µs. */
+  serverUsPerDelivery: number;
+  /** Median server CPU use during a run, in cores (1.0 = one core busy). */
+  serverCores: number;
+  /** Median generator CPU use during a run, in cores summed over the generator processes. */
+  generatorCores: number;
   integrity: Integrity;
 }
 
@@ -96,6 +103,15 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** CPU time of the server and of the generator fleet, ms. */
+function cpuSnapshot(sys: RunningSystem, fleet: Fleet): { server: number; generators: number; at: number } {
+  return {
+    server: cpuPreciseMs(sys.server.pid),
+    generators: fleet.procs.reduce((sum, p) => sum + cpuPreciseMs(p.pid), 0),
+    at: performance.now(),
+  };
+}
+
 async function publishPhase(
   sys: RunningSystem,
   fleet: Fleet,
@@ -104,9 +120,10 @@ async function publishPhase(
   rate: number,
   size: number,
   timeoutMs: number,
-): Promise<{ phase: PhaseResult; startedAt: number; endedAt: number }> {
+): Promise<{ phase: PhaseResult; startedAt: number; endedAt: number; serverCpuMs: number; generatorCpuMs: number; wallMs: number }> {
   let startedAt = 0;
   let endedAt = 0;
+  const before = cpuSnapshot(sys, fleet);
   const phase = await fleet.phase(perTopic, timeoutMs, async () => {
     const mark = sys.publisher.mark;
     sys.publisher.send({ cmd: "publish", topics, count: perTopic, rate, size });
@@ -115,7 +132,15 @@ async function publishPhase(
     startedAt = Number(published.startedAt);
     endedAt = Number(published.endedAt);
   });
-  return { phase, startedAt, endedAt };
+  const after = cpuSnapshot(sys, fleet);
+  return {
+    phase,
+    startedAt,
+    endedAt,
+    serverCpuMs: after.server - before.server,
+    generatorCpuMs: after.generators - before.generators,
+    wallMs: after.at - before.at,
+  };
 }
 
 /**
@@ -136,20 +161,35 @@ export async function measureThroughput(sys: RunningSystem, fleet: Fleet, option
   log(`    warm-up ${Math.round(warmRate).toLocaleString()} del/s → ${perTopic} publications per topic per run`);
   const runs: number[] = [];
   const publicationRates: number[] = [];
+  const usPerDelivery: number[] = [];
+  const serverCores: number[] = [];
+  const generatorCores: number[] = [];
   for (let run = 0; run < options.runs; run++) {
     const timeoutMs = Math.max(10_000, options.targetSeconds * 8000);
-    const { phase, startedAt } = await publishPhase(sys, fleet, options.topics, perTopic, 0, options.size, timeoutMs);
+    const { phase, startedAt, serverCpuMs, generatorCpuMs, wallMs } = await publishPhase(sys, fleet, options.topics, perTopic, 0, options.size, timeoutMs);
     addIntegrity(integrity, phase);
+    usPerDelivery.push((serverCpuMs * 1000) / Math.max(1, phase.deliveries));
+    serverCores.push(serverCpuMs / wallMs);
+    generatorCores.push(generatorCpuMs / wallMs);
     const seconds = Math.max(0.001, (phase.lastAt - startedAt) / 1000);
     const rate = phase.deliveries / seconds;
     runs.push(rate);
     publicationRates.push((perTopic * options.topics.length) / seconds);
     log(
-      `    run ${run + 1}/${options.runs}: ${Math.round(rate).toLocaleString()} del/s` +
+      `    run ${run + 1}/${options.runs}: ${Math.round(rate).toLocaleString()} del/s, server ${usPerDelivery[run]!.toFixed(2)} µs CPU/delivery, cores: server ${serverCores[run]!.toFixed(2)} generators ${generatorCores[run]!.toFixed(2)}` +
         (phase.lost || phase.duplicates || phase.missing ? ` (lost ${phase.lost}, dup ${phase.duplicates}, missing ${phase.missing})` : ""),
     );
   }
-  return { median: median(runs), runs, perTopic, publicationsPerSec: median(publicationRates), integrity };
+  return {
+    median: median(runs),
+    runs,
+    perTopic,
+    publicationsPerSec: median(publicationRates),
+    serverUsPerDelivery: median(usPerDelivery),
+    serverCores: median(serverCores),
+    generatorCores: median(generatorCores),
+    integrity,
+  };
 }
 
 /**

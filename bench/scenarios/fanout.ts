@@ -120,6 +120,8 @@ export const scenario: Scenario = {
           t ? int(t.median) : `error: ${point.error ?? "?"}`,
           t ? t.runs.map((r) => int(r)).join(" / ") : "",
           ratio(rateAt(name, point.subscribers) / rateAt("bare-bun", point.subscribers)),
+          t ? t.serverUsPerDelivery.toFixed(2) : "",
+          t ? `${t.serverCores.toFixed(2)} / ${t.generatorCores.toFixed(2)}` : "",
           i ? `${i.lost}/${i.duplicates}/${i.missing}` : "",
         ]);
       }
@@ -138,7 +140,7 @@ export const scenario: Scenario = {
       tables: [
         {
           title: "Deliveries/s (median of runs), one topic",
-          columns: ["system", "subscribers", "deliveries/s", "runs", "vs bare Bun", "lost/dup/missing"],
+          columns: ["system", "subscribers", "deliveries/s", "runs", "vs bare Bun", "server µs CPU/delivery", "cores server/gen", "lost/dup/missing"],
           rows: throughputRows,
         },
         {

@@ -121,7 +121,7 @@ export const scenario: Scenario = {
       tables: [
         {
           title: `${subscribers.toLocaleString("en-US")} subscribers on one topic, HTTP publisher on node A`,
-          columns: ["setup", "deliveries/s", "publications/s", "vs 1 node memory", "lost/dup/missing"],
+          columns: ["setup", "deliveries/s", "publications/s", "vs 1 node memory", "node A µs CPU/delivery", "lost/dup/missing"],
           rows: rows.map((r) => {
             const i = r.throughput?.integrity;
             return [
@@ -129,6 +129,7 @@ export const scenario: Scenario = {
               r.throughput ? int(r.throughput.median) : `error: ${r.error}`,
               r.throughput ? int(r.throughput.publicationsPerSec) : "",
               ratio((r.throughput?.median ?? NaN) / base),
+              r.throughput ? r.throughput.serverUsPerDelivery.toFixed(2) : "",
               i ? `${i.lost}/${i.duplicates}/${i.missing}` : "",
             ];
           }),

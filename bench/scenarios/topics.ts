@@ -67,10 +67,10 @@ export const scenario: Scenario = {
     }
     const median = (name: string) => (results[name] as Throughput | undefined)?.median ?? NaN;
     const rows = Object.entries(results).map(([name, r]) => {
-      if ("skipped" in r) return [name, `skipped: ${r.skipped}`, "", "", ""];
-      if ("error" in r) return [name, `error: ${r.error}`, "", "", ""];
+      if ("skipped" in r) return [name, `skipped: ${r.skipped}`, "", "", "", ""];
+      if ("error" in r) return [name, `error: ${r.error}`, "", "", "", ""];
       const i = r.integrity;
-      return [name, int(r.median), int(r.publicationsPerSec), ratio(r.median / median("bare-bun")), `${i.lost}/${i.duplicates}/${i.missing}`];
+      return [name, int(r.median), int(r.publicationsPerSec), ratio(r.median / median("bare-bun")), r.serverUsPerDelivery.toFixed(2), `${i.lost}/${i.duplicates}/${i.missing}`];
     });
     return {
       name: "topics",
@@ -78,7 +78,7 @@ export const scenario: Scenario = {
       tables: [
         {
           title: `${connections.toLocaleString("en-US")} connections, ${topicCount} topics, ${perConnection} topics per connection (${perTopic} subscribers per topic)`,
-          columns: ["system", "deliveries/s", "publications/s", "vs bare Bun", "lost/dup/missing"],
+          columns: ["system", "deliveries/s", "publications/s", "vs bare Bun", "server µs CPU/delivery", "lost/dup/missing"],
           rows,
         },
       ],

@@ -98,7 +98,7 @@ export const scenario: Scenario = {
       tables: [
         {
           title: `Deliveries/s at ${subscribers.toLocaleString("en-US")} subscribers, one topic`,
-          columns: ["variant", "system", "deliveries/s", "vs bare Bun", "vs upstream", "lost/dup/missing"],
+          columns: ["variant", "system", "deliveries/s", "vs bare Bun", "vs upstream", "server µs CPU/delivery", "lost/dup/missing"],
           rows: rows.map((r) => {
             const i = r.throughput?.integrity;
             return [
@@ -107,6 +107,7 @@ export const scenario: Scenario = {
               r.throughput ? int(r.median) : `error: ${r.error}`,
               ratio(r.median / medianOf(r.variant, "bare-bun")),
               ratio(r.median / medianOf(r.variant, "upstream")),
+              r.throughput ? r.throughput.serverUsPerDelivery.toFixed(2) : "",
               i ? `${i.lost}/${i.duplicates}/${i.missing}` : "",
             ];
           }),
