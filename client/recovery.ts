@@ -66,9 +66,12 @@ export class RecoveryTracker {
    */
   classify(event: { id?: string; topic?: string; epoch?: string; offset?: number }): Verdict {
     let verdict: Verdict = "unstamped";
-    if (event.topic !== undefined && event.epoch !== undefined && typeof event.offset === "number") {
-      const before = this.#sequencer.position(event.topic);
-      verdict = this.#sequencer.check(event.topic, event.epoch, event.offset);
+    const stamped = typeof event.topic === "string" && typeof event.epoch === "string" &&
+      Number.isSafeInteger(event.offset) && event.offset! >= 0;
+    if (stamped) {
+      const topic = event.topic!;
+      const before = this.#sequencer.position(topic);
+      verdict = this.#sequencer.check(topic, event.epoch!, event.offset!);
       if (verdict === "rebaseline") {
         this.lastRebaselineFrom = before;
         this.#discontinuities++;

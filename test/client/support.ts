@@ -82,6 +82,47 @@ export interface ServerProcess {
   log(): string;
 }
 
+/** A child process, whichever runtime started it. */
+interface Child {
+  exited: Promise<void>;
+  done(): boolean;
+  kill(signal: NodeJS.Signals): void;
+  onStderr(listener: (text: string) => void): void;
+}
+
+/** Spawns `bun argv…`: with `Bun.spawn` under Bun (whose test runner reaps node:child_process children), else node:child_process. */
+function launch(argv: string[], env: Record<string, string>): Child {
+  const bun = (globalThis as { Bun?: typeof Bun }).Bun;
+  if (bun) {
+    const proc = bun.spawn([BUN, ...argv], { cwd: ROOT, env, stdout: "ignore", stderr: "pipe" });
+    let finished = false;
+    const exited = proc.exited.then(() => {
+      finished = true;
+    });
+    const listeners: Array<(t: string) => void> = [];
+    (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
+        const text = decoder.decode(chunk, { stream: true });
+        for (const l of listeners) l(text);
+      }
+    })().catch(() => undefined);
+    return { exited, done: () => finished, kill: (s) => proc.kill(s), onStderr: (l) => listeners.push(l) };
+  }
+  const child: ChildProcess = spawn(BUN, argv, { cwd: ROOT, env, stdio: ["ignore", "ignore", "pipe"] });
+  let finished = false;
+  const exited = new Promise<void>((r) => child.once("exit", () => {
+    finished = true;
+    r();
+  }));
+  return {
+    exited,
+    done: () => finished,
+    kill: (s) => child.kill(s),
+    onStderr: (l) => child.stderr?.on("data", (chunk) => l(String(chunk))),
+  };
+}
+
 /** Starts `bun server/main.ts` on 127.0.0.1 and waits for `/health`. */
 export async function startServer(options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const port = options.port ?? await freePort();
@@ -95,20 +136,17 @@ export async function startServer(options: ServerProcessOptions = {}): Promise<S
   };
   if (options.auth !== false) env.WSE_JWT_SECRET = SECRET;
   else delete env.WSE_JWT_SECRET;
-  const child: ChildProcess = spawn(BUN, [join(ROOT, "server/main.ts"), "--host", "127.0.0.1", "--port", String(port), "--client-publish", ...(options.args ?? [])], {
-    cwd: ROOT,
-    env,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const argv = [join(ROOT, "server/main.ts"), "--host", "127.0.0.1", "--port", String(port), "--client-publish", ...(options.args ?? [])];
+  const child = launch(argv, env);
   let stderr = "";
-  child.stderr?.on("data", (chunk) => {
-    stderr += String(chunk);
+  child.onStderr((chunk) => {
+    stderr += chunk;
   });
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  const exited = child.exited;
   const http = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   while (true) {
-    if (child.exitCode !== null) throw new Error(`server exited early (${child.exitCode}): ${stderr}`);
+    if (child.done()) throw new Error(`server exited early: ${stderr}`);
     try {
       const res = await fetch(`${http}/health`);
       await res.body?.cancel();
@@ -125,7 +163,7 @@ export async function startServer(options: ServerProcessOptions = {}): Promise<S
     url: `ws://127.0.0.1:${port}/wse`,
     http,
     async kill(signal: NodeJS.Signals = "SIGKILL") {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (!child.done()) child.kill(signal);
       await exited;
     },
     log: () => stderr,
