@@ -27,7 +27,7 @@ import { CloseCode } from "./codes.ts";
 import type { HostFanOut, HostSocket, UpgradeData } from "./host.ts";
 import { broadcastChannel, Hub, PING_CHANNEL } from "./hub.ts";
 import { createJsonLogger } from "./logger.ts";
-import { type EncodeContext, messageEnvelope, Outbound, publicationEnvelope, VARIANTS } from "./outbound.ts";
+import { type EncodeContext, isoNow, messageEnvelope, Outbound, publicationEnvelope, VARIANTS } from "./outbound.ts";
 import { Session } from "./session.ts";
 import { extractToken } from "./token.ts";
 import { topicProblem } from "./topics.ts";
@@ -407,16 +407,16 @@ export class Engine {
       type,
       payload,
       id: options.id ?? crypto.randomUUID(),
-      ts: new Date().toISOString(),
+      ts: isoNow(),
     };
     if (options.priority !== undefined) data.priority = options.priority;
     if (options.correlationId !== undefined) data.correlationId = options.correlationId;
     this.#payloadJson.set(data, payloadJson);
-    const publication = await this.broker.publish(
-      topic,
-      data,
-      options.id ? { idempotencyTtlMs: this.options.idempotencyTtlMs } : {},
-    );
+    const publishOptions = options.id ? { idempotencyTtlMs: this.options.idempotencyTtlMs } : {};
+    const publication =
+      this.broker instanceof MemoryBroker
+        ? this.broker.publishSync(topic, data, publishOptions)
+        : await this.broker.publish(topic, data, publishOptions);
     this.counters.publications++;
     return { epoch: publication.epoch, offset: publication.offset };
   }

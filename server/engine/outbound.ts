@@ -49,8 +49,13 @@ export class Outbound {
     this.#ctx = ctx;
     this.#envelope = envelope;
     if (payloadJson !== undefined) {
-      const { p: _p, ...head } = envelope;
-      this.#json = `${JSON.stringify(head).slice(0, -1)},"p":${payloadJson}}`;
+      let json = "{";
+      for (const key in envelope) {
+        if (key === "p") continue;
+        const value = envelope[key];
+        json += `${json.length > 1 ? "," : ""}"${key}":${typeof value === "number" ? value : JSON.stringify(value)}`;
+      }
+      this.#json = `${json},"p":${payloadJson}}`;
     }
   }
 
@@ -123,11 +128,24 @@ export function messageEnvelope(
 ): EnvelopeObject {
   const env: EnvelopeObject = { c: extra.category ?? categoryOf(type), t: type };
   if (extra.id !== undefined) env.id = extra.id;
-  env.ts = new Date().toISOString();
+  env.ts = isoNow();
   if (extra.seq !== undefined) env.seq = extra.seq;
   env.v = 1;
   if (extra.priority !== undefined) env.pri = extra.priority;
   if (extra.correlationId !== undefined) env.cid = extra.correlationId;
   env.p = payload;
   return env;
+}
+
+let lastMs = 0;
+let lastIso = "";
+
+/** The current time as ISO-8601 with milliseconds, formatted at most once per millisecond. */
+export function isoNow(): string {
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
 }

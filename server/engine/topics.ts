@@ -14,7 +14,8 @@ const utf8 = new TextEncoder();
 export function topicProblem(topic: unknown): string | null {
   if (typeof topic !== "string") return "topic must be a string";
   if (topic.length === 0) return "topic is empty";
-  if (topic.length > MAX_TOPIC_BYTES || utf8.encode(topic).length > MAX_TOPIC_BYTES) {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short names need no encoding to check.
+  if (topic.length > MAX_TOPIC_BYTES || (topic.length * 3 > MAX_TOPIC_BYTES && utf8.encode(topic).length > MAX_TOPIC_BYTES)) {
     return `topic exceeds ${MAX_TOPIC_BYTES} bytes`;
   }
   if (CONTROL.test(topic)) return "topic contains control characters";
