@@ -89,6 +89,8 @@ describe("client against the real server", () => {
     const event = await client.recv({ timeout: 3000 });
     expect(event.payload.big).toBe(big);
     expect(client.getStats().encryption).toEqual({ enabled: true, decryptFailures: 0 });
+    // Our pings are encrypted (E:) once the key exists; the server still answers them.
+    await waitFor(() => client.connectionQuality !== "unknown", 3000, "a PONG to an encrypted ping");
     // Client → server traffic is encrypted too; a publish round-trips through the server.
     const ack = await client.publish("e2e.secret", "note", { hello: "world" });
     expect(ack.topic).toBe("e2e.secret");
