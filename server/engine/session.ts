@@ -573,16 +573,16 @@ export class Session implements HubMember, ConnectionInfo {
 
     // Hold every accepted topic before reading positions.
     const buffers: Held[][] = [];
-    const created: string[] = [];
     for (const topic of accepted) {
       const held = engine.hub.hold(topic, this);
-      if (held.created) created.push(topic);
       this.subscriptions.add(topic);
       buffers.push(held.buffer);
     }
     let results: TopicResult[];
     try {
-      if (created.length > 0) await engine.broker.subscribe(created);
+      // Every subscriber waits until the node's interest is effective (a broker's repeated
+      // subscribe waits for the pending one), so no publication after the position read is missed.
+      if (accepted.length > 0) await engine.broker.subscribe(accepted);
       results = await Promise.all(accepted.map((topic) => this.#position(topic, request)));
     } catch (error) {
       engine.logger.error("subscribe failed", { connection_id: this.connectionId, error: String(error) });
