@@ -85,6 +85,30 @@ describe("Redis broker: fan-out and streams", () => {
     }
   }, 30_000);
 
+  test("history and top resolve only after every publication up to their top reached the handler", async () => {
+    const [a, b, c] = await recordingBrokers(redis.url, 3);
+    try {
+      await a.broker.subscribe(["seam"]);
+      let publishing = true;
+      const publishers = [b, c].map(async (node) => {
+        for (let i = 0; publishing && i < 3_000; i++) await node.broker.publish("seam", data("n", i));
+      });
+      let checks = 0;
+      for (let round = 0; round < 200; round++) {
+        const read = round % 2 ? (await a.broker.history("seam", -1, 0)).top : await a.broker.top("seam");
+        const delivered = publicationsOf(a.events, "seam");
+        const lastDelivered = delivered.length ? delivered[delivered.length - 1]!.offset : -1;
+        expect(lastDelivered).toBeGreaterThanOrEqual(read.offset);
+        if (read.offset >= 0) checks++;
+      }
+      publishing = false;
+      await Promise.all(publishers);
+      expect(checks).toBeGreaterThan(100);
+    } finally {
+      for (const node of [a, b, c]) await node.broker.close();
+    }
+  }, 30_000);
+
   test("history, top, limit and truncation by size", async () => {
     const [a, b] = await recordingBrokers(redis.url, 2, { historySize: 5 });
     try {

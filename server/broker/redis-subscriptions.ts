@@ -76,6 +76,18 @@ export class RedisSubscriptions {
     }
   }
 
+  /**
+   * Resolves once every message Redis queued on the subscriber connection before now has been
+   * dispatched: a PING travels behind them on the same connection. A caller that read something
+   * on the command connection (a history top) and then awaits this knows that every publication
+   * up to that top has already reached the handler. Never rejects (with the link down there is
+   * nothing in flight to wait for).
+   */
+  async barrier(): Promise<void> {
+    if (this.connection.status !== "ready") return;
+    await this.connection.ping().then(() => {}, () => {});
+  }
+
   /** Marks the subscriptions as lost (the connection dropped). */
   lost(): void {
     this.synced = false;

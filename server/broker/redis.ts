@@ -7,6 +7,9 @@
  * - Topic streams (epoch + offsets) and history in Redis; one Lua script per publication checks
  *   idempotency, assigns the offset, appends, trims, sets TTLs and PUBLISHes, so offsets are
  *   contiguous across nodes and every node sees publications in offset order.
+ * - `history` and `top` of a topic with local interest resolve only after every publication up
+ *   to the returned top has reached the handler (a PING barrier on the subscriber connection),
+ *   so a recovery merge that buffers live publications and drops those ≤ top is exact.
  * - Presence in Redis with per-connection TTLs refreshed by the owning node; join/leave once
  *   per user across all nodes; a dead node's members expire and leave.
  * - While Redis is unreachable `healthy` is false and commands reject with
@@ -245,13 +248,17 @@ export class RedisBroker implements Broker {
       throw new TypeError(`Redis broker: sinceOffset must be an integer >= -1, got ${sinceOffset}`);
     }
     if (!Number.isSafeInteger(limit) || limit < 0) throw new TypeError(`Redis broker: limit must be an integer >= 0, got ${limit}`);
-    return this.run(`read history of "${topic}"`, () => this.streams.history(topic, sinceOffset, limit));
+    const result = await this.run(`read history of "${topic}"`, () => this.streams.history(topic, sinceOffset, limit));
+    await this.settle(topic);
+    return result;
   }
 
   /** The stream top; creates the stream (new epoch) when missing. */
   async top(topic: string): Promise<StreamTop> {
     checkTopic(topic);
-    return this.run(`read the top of "${topic}"`, () => this.streams.top(topic));
+    const top = await this.run(`read the top of "${topic}"`, () => this.streams.top(topic));
+    await this.settle(topic);
+    return top;
   }
 
   /** Adds or refreshes a member this node owns; join goes out for the user's first connection. */
@@ -301,6 +308,17 @@ export class RedisBroker implements Broker {
     this.handler = null;
     this.commands.disconnect();
     this.subscriber.disconnect();
+  }
+
+  /**
+   * Makes a read consistent with the live stream: the command and subscriber connections are two
+   * sockets, so a publication Redis PUBLISHed before answering a read can still be in flight on
+   * the subscriber socket when the answer arrives. For a topic with local interest, wait until
+   * such publications reached the handler, so that (for the engine's recovery merge) every live
+   * publication delivered after `history`/`top` resolves has an offset above the returned top.
+   */
+  private async settle(topic: string): Promise<void> {
+    if (this.subscriptions.has(this.keys.topicChannel(topic))) await this.subscriptions.barrier();
   }
 
   private ensureOpen(what: string): void {

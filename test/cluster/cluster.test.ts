@@ -85,6 +85,51 @@ describe("cluster of three nodes on one Redis", () => {
     expect(new Set(onB.publications.map((p) => p.epoch))).toEqual(new Set([last.epoch]));
   }, 60_000);
 
+  test("many clients hopping between nodes under publishers on every node: each sees every offset once, in order", async () => {
+    const topics = [uniqueTopic("hop"), uniqueTopic("hop"), uniqueTopic("hop")];
+    const live = nodes.slice(0, 3);
+    let publishing = true;
+    const publishers = live.map(async (node, n) => {
+      for (let i = 0; publishing && i < 400; i++) await publishVia(node, topics[(i + n) % 3]!, { n, i });
+    });
+    // Each hopper: a sequence of connections, recording per topic what every connection received.
+    const hop = async (h: number) => {
+      const seen: Record<string, number[]> = Object.fromEntries(topics.map((t) => [t, []]));
+      let positions: Record<string, { epoch: string; offset: number }> | undefined;
+      for (let step = 0; step < 3; step++) {
+        const client = await connect(live[(h + step) % 3]!, `hopper-${h}`);
+        const reply = await client.subscribe(topics, positions ? { recovery: positions } : {});
+        if (positions) {
+          for (const topic of topics) {
+            expect((reply.recovery as Record<string, Record<string, unknown>>)[topic]?.recovered).toBe(true);
+          }
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100 + 50 * h));
+        await client.close();
+        positions = {};
+        for (const topic of topics) {
+          seen[topic]!.push(...client.offsets(topic));
+          // Where to recover from next: the last publication received, or (none received) the
+          // top this connection started from.
+          const recovery = (reply.recovery as Record<string, Record<string, unknown>>)[topic]!;
+          positions[topic] = client.position(topic) ?? { epoch: String(recovery.epoch), offset: Number(recovery.offset) };
+        }
+      }
+      return { seen, positions: positions! };
+    };
+    const hoppers = await Promise.all(Array.from({ length: 6 }, (_, h) => hop(h)));
+    publishing = false;
+    await Promise.all(publishers);
+    for (const { seen, positions } of hoppers) {
+      for (const topic of topics) {
+        const offsets = seen[topic]!;
+        // Contiguous from where the first connection started to where the last one stopped.
+        expect(offsets.length).toBeGreaterThan(0);
+        expect(offsets).toEqual(range(offsets[0]!, positions[topic]!.offset));
+      }
+    }
+  }, 90_000);
+
   test("presence across nodes: one join per user, leave only when the user's last connection goes", async () => {
     const topic = uniqueTopic("presence");
     const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
