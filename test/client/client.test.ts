@@ -290,6 +290,15 @@ describe("client against the real server", () => {
     expect((await client.recv({ timeout: 3000 })).payload).toEqual({ still: "alive" });
   }, 20_000);
 
+  test("requestSnapshot resolves with snapshot_complete; sendWithRetry waits out the bucket", async () => {
+    await using client = await connect(server.url, { token, topics: ["e2e.snap"], rateLimit: { capacity: 1, refillRate: 20 } });
+    const done = await client.requestSnapshot(["e2e.snap"]);
+    expect(done).toMatchObject({ success: true, topics: ["e2e.snap"] });
+    expect(await client.send("first", {})).toBe(true);
+    await expect(client.send("second", {})).rejects.toBeInstanceOf(WSERateLimitError);
+    expect(await client.sendWithRetry("second", {})).toBe(true);
+  }, 20_000);
+
   test("client token bucket throws WSERateLimitError when empty", async () => {
     await using client = await connect(server.url, { token, rateLimit: { capacity: 3, refillRate: 0 } });
     let error: unknown;

@@ -55,3 +55,23 @@ test("kill the endpoint in use: failover to the other node, recovered:true, stre
   expect(pool.find((p) => p.url === other.url)!.active).toBe(1);
   await client.close();
 }, 40_000);
+
+test("changeEndpoint moves the connection to another node and recovers there", async () => {
+  // The previous test killed one node; restart it so two are up.
+  const dead = servers.findIndex((s) => !s.alive());
+  if (dead >= 0) servers[dead] = await startServer({ port: servers[dead].port, args: ["--redis", redis.url] });
+  const [a, b] = servers;
+  const client = await connect(a.url, { token: await mintToken("carol"), topics: ["fo.move"] });
+  const events: WSEEvent[] = [];
+  client.onAny((e) => events.push(e));
+  const data = () => events.filter((e) => e.topic === "fo.move" && e.category === "U");
+  for (let i = 0; i < 3; i++) await publish(a, "fo.move", "n", { i });
+  await waitFor(() => data().length === 3, 5000, "events on node A");
+  client.changeEndpoint(b.url);
+  for (let i = 3; i < 6; i++) await publish(b, "fo.move", "n", { i });
+  await waitFor(() => client.url === b.url && client.state === "ready", 5000, "ready on node B");
+  await waitFor(() => data().length === 6, 5000, "all events");
+  expect(data().map((e) => e.payload.i)).toEqual([0, 1, 2, 3, 4, 5]);
+  expect(streamProblems(events, "fo.move")).toEqual([]);
+  await client.close();
+}, 40_000);

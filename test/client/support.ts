@@ -80,6 +80,8 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Everything it wrote to stderr. */
   log(): string;
+  /** True until the process exited. */
+  alive(): boolean;
 }
 
 /** A child process, whichever runtime started it. */
@@ -167,6 +169,7 @@ export async function startServer(options: ServerProcessOptions = {}): Promise<S
       await exited;
     },
     log: () => stderr,
+    alive: () => !child.done(),
   };
 }
 
