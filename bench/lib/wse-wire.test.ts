@@ -8,7 +8,7 @@ const enc = new TextEncoder();
 describe("scanPublication", () => {
   test("reads the stamp and bench fields of a canonical envelope", () => {
     const json = enc.encode('{"tp":"prices","e":"0000beef","o":42,"c":"U","t":"bench","id":"x","ts":"2026-01-01T00:00:00.000Z","v":1,"p":{"pad":"a b","n":41,"ts0":1764201234567.125}}');
-    expect(scanPublication(json)).toEqual({ topic: "prices", offset: 42, n: 41, ts0: 1764201234567.125, type: "bench" });
+    expect(scanPublication(json)).toEqual({ topic: "prices", offset: 42, n: 41, ts0: 1764201234567.125 });
   });
 
   test("agrees with JSON.parse on other key orders and unstamped frames", () => {
@@ -16,6 +16,8 @@ describe("scanPublication", () => {
       '{"c":"U","t":"bench","p":{"n":3,"ts0":12.5,"pad":"x"},"tp":"a","e":"00000001","o":3}',
       '{"t":"bench","p":{"pad":"y","n":7,"ts0":99}}',
       '{"tp":"we\\"ird","e":"00000001","o":1,"t":"bench","p":{"pad":"","n":1,"ts0":1}}',
+      '{"tp":"b","e":"00000001","o":5,"t":"bench","p":{"pad":"","n":5,"ts0":2}}',
+      '{"tp":"b","e":"00000001","o":6,"t":"bench","p":{"pad":"\\"n\\":9","n":6,"ts0":3}}',
     ];
     for (const text of frames) expect(scanPublication(enc.encode(text))).toEqual(parsePublication(enc.encode(text)));
   });

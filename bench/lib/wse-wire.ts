@@ -9,7 +9,7 @@
  * ```ts
  * import { scanPublication } from "./wse-wire.ts";
  * const bytes = new TextEncoder().encode('{"tp":"a","e":"0000beef","o":7,"c":"U","t":"x","p":{"n":7,"ts0":1.5}}');
- * scanPublication(bytes); // { topic: "a", offset: 7, n: 7, ts0: 1.5, type: "x" }
+ * scanPublication(bytes); // { topic: "a", offset: 7, n: 7, ts0: 1.5 }
  * ```
  * @module
  */
@@ -91,20 +91,27 @@ export interface ScannedPublication {
   n: number;
   /** Bench payload publish time `p.ts0`, epoch ms (NaN when absent). */
   ts0: number;
-  /** Envelope type `t`. */
-  type: string;
 }
 
-const KEY_TP = utf8Encoder.encode('"tp":"');
 const KEY_O = utf8Encoder.encode('"o":');
 const KEY_N = utf8Encoder.encode('"n":');
 const KEY_TS0 = utf8Encoder.encode('"ts0":');
-const KEY_T = utf8Encoder.encode('"t":"');
 
 function indexOfBytes(haystack: Uint8Array, needle: Uint8Array, from: number): number {
   const first = needle[0]!;
   const last = haystack.length - needle.length;
   outer: for (let i = from; i <= last; i++) {
+    if (haystack[i] !== first) continue;
+    for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** Last occurrence of `needle` starting at or before `from`. */
+function lastIndexOfBytes(haystack: Uint8Array, needle: Uint8Array, from: number): number {
+  const first = needle[0]!;
+  outer: for (let i = Math.min(from, haystack.length - needle.length); i >= 0; i--) {
     if (haystack[i] !== first) continue;
     for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
     return i;
@@ -136,38 +143,44 @@ function readNumber(bytes: Uint8Array, at: number): number {
   return negative ? -value : value;
 }
 
-function readString(bytes: Uint8Array, at: number): string | null {
-  const end = bytes.indexOf(0x22, at);
-  if (end < 0) return null;
-  const raw = bytes.subarray(at, end);
-  if (raw.includes(0x5c)) return null;
-  return utf8Decoder.decode(raw);
+interface CachedTopic {
+  bytes: Uint8Array;
+  name: string;
 }
+const topicCache = new Map<number, CachedTopic>();
 
-const topicCache = new Map<string, string>();
+/** The topic string for raw bytes, decoded once per distinct topic (FNV-1a keyed cache). */
+function topicOf(raw: Uint8Array): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < raw.length; i++) hash = Math.imul(hash ^ raw[i]!, 0x01000193);
+  const cached = topicCache.get(hash);
+  if (cached && cached.bytes.length === raw.length && cached.bytes.every((b, i) => b === raw[i])) return cached.name;
+  const name = utf8Decoder.decode(raw);
+  topicCache.set(hash, { bytes: raw.slice(), name });
+  return name;
+}
 
 /**
  * Reads the stamp and bench fields of a publication's JSON bytes. The fast path expects the
- * canonical order (stamp first, bench payload `{"n":…,"ts0":…}` last); when a field is not
- * where a canonical envelope has it, the whole envelope is parsed instead. Returns null for
- * frames that are not JSON objects.
+ * stamp first (`{"tp":"…","e":…,"o":N,…`) and the bench fields last in the payload
+ * (`…"n":N,"ts0":T}}`), the shape every system here sends; anything else is parsed with
+ * `JSON.parse`. Returns null for frames that are not JSON objects.
  */
 export function scanPublication(json: Uint8Array): ScannedPublication | null {
   if (json[0] !== 0x7b) return null;
-  const tpAt = json.length > 6 && json[1] === 0x22 && json[2] === 0x74 && json[3] === 0x70 ? 1 : -1;
-  if (tpAt === 1) {
-    const topicRaw = readString(json, 1 + KEY_TP.length);
-    const oAt = indexOfBytes(json, KEY_O, 1);
-    const tAt = indexOfBytes(json, KEY_T, 1);
-    const nAt = indexOfBytes(json, KEY_N, 1);
-    const tsAt = indexOfBytes(json, KEY_TS0, 1);
-    if (topicRaw !== null && oAt > 0 && tAt > 0 && nAt > 0 && tsAt > 0) {
-      const topic = topicCache.get(topicRaw) ?? (topicCache.set(topicRaw, topicRaw), topicRaw);
-      const offset = readNumber(json, oAt + KEY_O.length);
-      const n = readNumber(json, nAt + KEY_N.length);
-      const ts0 = readNumber(json, tsAt + KEY_TS0.length);
-      const type = readString(json, tAt + KEY_T.length);
-      if (!Number.isNaN(offset) && !Number.isNaN(n) && type !== null) return { topic, offset, n, ts0, type };
+  if (json[1] === 0x22 && json[2] === 0x74 && json[3] === 0x70 && json[4] === 0x22 && json[5] === 0x3a && json[6] === 0x22) {
+    const topicEnd = json.indexOf(0x22, 7);
+    const raw = topicEnd > 0 ? json.subarray(7, topicEnd) : null;
+    if (raw && !raw.includes(0x5c)) {
+      const oAt = indexOfBytes(json, KEY_O, topicEnd);
+      const tsAt = lastIndexOfBytes(json, KEY_TS0, json.length - 1);
+      const nAt = tsAt > 0 ? lastIndexOfBytes(json, KEY_N, tsAt) : -1;
+      if (oAt > 0 && nAt > oAt) {
+        const offset = readNumber(json, oAt + KEY_O.length);
+        const n = readNumber(json, nAt + KEY_N.length);
+        const ts0 = readNumber(json, tsAt + KEY_TS0.length);
+        if (!Number.isNaN(offset) && !Number.isNaN(n)) return { topic: topicOf(raw), offset, n, ts0 };
+      }
     }
   }
   return parsePublication(json);
@@ -188,7 +201,6 @@ export function parsePublication(json: Uint8Array): ScannedPublication | null {
     offset: typeof envelope.o === "number" ? envelope.o : -1,
     n: typeof payload.n === "number" ? payload.n : -1,
     ts0: typeof payload.ts0 === "number" ? payload.ts0 : NaN,
-    type: String(envelope.t ?? envelope.type ?? ""),
   };
 }
 
@@ -204,8 +216,9 @@ export function parseEnvelope(json: Uint8Array): Record<string, unknown> | null 
 
 /** Current wall-clock time in epoch milliseconds with sub-millisecond resolution. */
 export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
+const TIME_ORIGIN = performance.timeOrigin;
 
 /**
  * A bench payload of about `size` bytes of JSON: `{"pad":"xxx…","n":N,"ts0":T}` with the
