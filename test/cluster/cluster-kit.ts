@@ -11,6 +11,10 @@ import { freePort } from "../../scripts/redis-test-server.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BUN = process.execPath;
+const DENO = `${ROOT}node_modules/.bin/deno`;
+
+/** Which host runs a node: the Bun CLI (`server/main.ts`) or the Deno CLI (`server/deno.ts`). */
+export type NodeRuntime = "bun" | "deno";
 
 /** API key every test node is started with. */
 export const API_KEY = "cluster-test-api-key";
@@ -47,13 +51,21 @@ async function waitHealthy(node: ClusterNode, timeoutMs: number, child: ChildPro
 }
 
 /** Starts one node with the CLI on a free port, sharing `redisUrl`; resolves once /health is 200. */
-export async function startNode(name: string, redisUrl: string, extraArgs: string[] = []): Promise<ClusterNode> {
+export async function startNode(
+  name: string,
+  redisUrl: string,
+  extraArgs: string[] = [],
+  runtime: NodeRuntime = "bun",
+): Promise<ClusterNode> {
   const port = await freePort();
-  const args = [
-    "server/main.ts", "--host", "127.0.0.1", "--port", String(port), "--redis", redisUrl,
+  const flags = [
+    "--host", "127.0.0.1", "--port", String(port), "--redis", redisUrl,
     "--api-key", API_KEY, "--jwt-secret", JWT_SECRET, "--log-level", "warn", ...extraArgs,
   ];
-  const child = spawn(BUN, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
+  const [command, args] = runtime === "bun"
+    ? [BUN, ["server/main.ts", ...flags]]
+    : [DENO, ["run", "-A", "server/deno.ts", ...flags]];
+  const child = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } });
   let output = "";
   child.stdout?.on("data", (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -65,7 +77,7 @@ export async function startNode(name: string, redisUrl: string, extraArgs: strin
     log: () => output.slice(-4000),
   };
   try {
-    await waitHealthy(node, 15_000, child);
+    await waitHealthy(node, runtime === "deno" ? 60_000 : 15_000, child);
   } catch (error) {
     child.kill("SIGKILL");
     throw error;
