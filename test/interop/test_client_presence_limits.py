@@ -142,6 +142,22 @@ async def test_upstream_rate_limit_feedback_is_about_its_own_output(upstream_lim
     assert errors[0].payload["code"] == "RATE_LIMITED"
 
 
+def sync_subscribed(client, topics: list[str], server) -> None:
+    """`subscribed` for the sync client: a marker publication is repeated until it arrives."""
+    marker = topic("marker")
+    assert client.subscribe([*topics, marker])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        server.publish(marker, "marker", {})
+        try:
+            while True:
+                if client.recv(timeout=0.5).topic == marker:
+                    return
+        except WSETimeoutError:
+            continue
+    raise TimeoutError(f"subscription to {topics} not live within 10 s")
+
+
 def test_sync_client_with_callbacks(publisher):
     t = topic("sync")
     client = SyncWSEClient(publisher.ws_url, token=publisher.token("sync-user"))
@@ -157,8 +173,7 @@ def test_sync_client_with_callbacks(publisher):
     client.connect(timeout=15)
     try:
         wait_until(lambda: client.is_fully_ready, 5, "sync client handshake")
-        assert client.subscribe([t])
-        time.sleep(0.3)
+        sync_subscribed(client, [t], publisher)
         positions = [publisher.publish(t, "tick", {"n": i}) for i in range(3)]
         runner = threading.Thread(target=client.run_forever, daemon=True)
         runner.start()
@@ -180,8 +195,7 @@ def test_sync_client_recv_runs_handlers_and_times_out(publisher):
     client.on("ping_me")(lambda e: calls.append(e.payload))
     client.connect(timeout=15)
     try:
-        assert client.subscribe([t])
-        time.sleep(0.3)
+        sync_subscribed(client, [t], publisher)
         publisher.publish(t, "ping_me", {"v": 7})
         event = None
         deadline = time.monotonic() + 8

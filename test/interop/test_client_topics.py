@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 
 from events import of_type, on_topic, on_topics, quiet
@@ -24,12 +25,20 @@ async def connected(factory, server, user: str, **kwargs):
 
 
 async def subscribed(client, topics: list[str], server) -> None:
-    """Subscribes and proves the subscription is live with a marker publication on a private topic."""
+    """Subscribes and proves the subscription is live: a marker topic is subscribed in the same
+    frame and published to (again every 0.5 s, the reply is not visible to the application)
+    until the client sees it."""
     marker = topic("marker")
     assert await client.subscribe([*topics, marker])
-    await asyncio.sleep(0.05)
-    await asyncio.to_thread(server.publish, marker, "marker", {})
-    await on_topic(client, marker, 1, 8)
+    deadline = time.monotonic() + 10
+    while True:
+        await asyncio.to_thread(server.publish, marker, "marker", {})
+        try:
+            await on_topic(client, marker, 1, 0.5)
+            return
+        except TimeoutError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"subscription to {topics} not live within 10 s") from None
 
 
 async def test_publications_reach_a_subscriber_in_order_with_stamps(publisher, client_factory):
@@ -76,7 +85,7 @@ async def test_recovery_state_tracks_the_last_delivered_position(publisher, clie
 async def test_initial_topics_from_the_constructor(publisher, client_factory):
     t = topic("initial")
     client = await connected(client_factory, publisher, "init-1", topics=[t])
-    await asyncio.sleep(0.2)
+    await subscribed(client, [], publisher)  # frames are handled in order: the initial one is live too
     await asyncio.to_thread(publisher.publish, t, "hello", {"x": 1})
     [event] = await on_topic(client, t, 1)
     assert event.payload == {"x": 1}
@@ -87,7 +96,7 @@ async def test_unsubscribe_stops_delivery(publisher, client_factory):
     gone, kept = topic("gone"), topic("kept")
     await subscribed(client, [gone, kept], publisher)
     assert await client.unsubscribe([gone])
-    await asyncio.sleep(0.2)
+    await subscribed(client, [], publisher)  # handled after the unsubscribe
     await asyncio.to_thread(publisher.publish, gone, "late", {})
     await asyncio.to_thread(publisher.publish, kept, "barrier", {})
     skipped = []
