@@ -59,13 +59,30 @@ export class ChannelMap<M extends ChannelMember = ChannelMember> implements Host
 /** Called when a socket's buffered bytes passed the backpressure limit. */
 export type PressureHandler = () => void;
 
-/** A Deno `WebSocket` as the engine's `HostSocket`. */
+/** Inbound silence after which a requested close goes out, ms (see `DenoSocket.close`). */
+export const CLOSE_QUIET_MS = 25;
+/** Longest a requested close waits for inbound silence, ms. */
+export const CLOSE_LINGER_MAX_MS = 1000;
+
+/**
+ * A Deno `WebSocket` as the engine's `HostSocket`.
+ *
+ * Closing needs care on Deno (2.x): a server socket in CLOSING state closes its TCP stream as
+ * soon as it reads any further data frame, without waiting for the peer's close frame. When the
+ * peer is still sending (a flood that is being closed 4429/4400), unread bytes are left in the
+ * kernel buffer, the kernel answers with RST, and the peer loses the close frame (it sees 1006).
+ * So `close` waits until the peer has been silent for `CLOSE_QUIET_MS` (at most
+ * `CLOSE_LINGER_MAX_MS`) before it sends the close frame; inbound frames in between are dropped.
+ */
 export class DenoSocket implements HostSocket, ChannelMember {
   readonly #ws: WebSocket;
   readonly #channels: ChannelMap<DenoSocket>;
   readonly #joined = new Set<string>();
   readonly #limit: number;
   readonly #onPressure: PressureHandler;
+  #lastInbound = 0;
+  #closeRequest: { code: number; reason: string; at: number } | null = null;
+  #closeTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Wraps `ws`. `limit` is the backpressure limit in bytes; `onPressure` runs when a send leaves
@@ -78,9 +95,20 @@ export class DenoSocket implements HostSocket, ChannelMember {
     this.#onPressure = onPressure;
   }
 
-  /** Bytes queued, 0 when the socket is not open, -1 when the send passed the limit. */
+  /** Records an inbound frame; false when the frame must be dropped (a close is pending). */
+  noteInbound(): boolean {
+    this.#lastInbound = Date.now();
+    return this.#closeRequest === null;
+  }
+
+  /** True once `close` or `terminate` was called. */
+  get closing(): boolean {
+    return this.#closeRequest !== null;
+  }
+
+  /** Bytes queued, 0 when the socket is not open (or closing), -1 when the send passed the limit. */
   send(frame: string | Uint8Array): number {
-    if (this.#ws.readyState !== WebSocket.OPEN) return 0;
+    if (this.#ws.readyState !== WebSocket.OPEN || this.#closeRequest) return 0;
     try {
       this.#ws.send(frame as string | Uint8Array<ArrayBuffer>);
     } catch {
@@ -93,9 +121,35 @@ export class DenoSocket implements HostSocket, ChannelMember {
     return typeof frame === "string" ? frame.length : frame.byteLength;
   }
 
-  /** Starts the close handshake and leaves every channel. */
+  /** Leaves every channel and starts the close handshake once the peer is silent (see the class doc). */
   close(code: number, reason: string): void {
     this.leaveAll();
+    if (this.#closeRequest) return;
+    this.#closeRequest = { code, reason, at: Date.now() };
+    this.#closeWhenQuiet();
+  }
+
+  /** Stops the linger timer (the socket closed). */
+  dispose(): void {
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
+    this.leaveAll();
+  }
+
+  #closeWhenQuiet(): void {
+    const request = this.#closeRequest;
+    if (!request) return;
+    const now = Date.now();
+    const quietFor = now - this.#lastInbound;
+    if (quietFor >= CLOSE_QUIET_MS || now - request.at >= CLOSE_LINGER_MAX_MS) {
+      this.#closeTimer = undefined;
+      this.#sendClose(request.code, request.reason);
+      return;
+    }
+    this.#closeTimer = setTimeout(() => this.#closeWhenQuiet(), CLOSE_QUIET_MS - quietFor);
+  }
+
+  #sendClose(code?: number, reason?: string): void {
     try {
       this.#ws.close(code, reason);
     } catch {
@@ -128,14 +182,13 @@ export class DenoSocket implements HostSocket, ChannelMember {
 
   /**
    * Deno cannot abort an upgraded connection's TCP stream; the best available is to stop
-   * fanning out to it and re-issue the close.
+   * fanning out to it and send the close frame now, without waiting for silence.
    */
   terminate(): void {
     this.leaveAll();
-    try {
-      this.#ws.close();
-    } catch {
-      // already closing
-    }
+    clearTimeout(this.#closeTimer);
+    this.#closeTimer = undefined;
+    this.#closeRequest ??= { code: 1006, reason: "", at: Date.now() };
+    this.#sendClose();
   }
 }

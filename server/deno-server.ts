@@ -100,12 +100,13 @@ export class DenoWseServer implements WseServer {
       engine.open(socket, data);
     };
     ws.onmessage = (event: MessageEvent) => {
+      if (!socket.noteInbound()) return;
       const payload = event.data;
       if (typeof payload === "string") engine.message(data, payload);
       else if (payload instanceof ArrayBuffer) engine.message(data, new Uint8Array(payload));
     };
     ws.onclose = (event: CloseEvent) => {
-      socket.leaveAll();
+      socket.dispose();
       if (opened) engine.socketClosed(data, event.code, event.reason);
     };
     ws.onerror = () => {
