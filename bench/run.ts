@@ -81,6 +81,7 @@ async function main(): Promise<void> {
   const outDir = tiny ? `${ROOT}bench/results/tmp` : `${ROOT}bench/results`;
   mkdirSync(outDir, { recursive: true });
   const isTty = process.stderr.isTTY;
+  let lastProgressAt = 0;
   const ctx: BenchContext = {
     mode,
     tiny,
@@ -92,7 +93,10 @@ async function main(): Promise<void> {
     },
     progress(line) {
       if (isTty) process.stderr.write(`\r\x1b[K${line.slice(0, (process.stderr.columns ?? 100) - 1)}`);
-      else process.stderr.write(`${line}\n`);
+      else if (Date.now() - lastProgressAt >= 5000) {
+        lastProgressAt = Date.now();
+        process.stderr.write(`  … ${line}\n`);
+      }
     },
   };
   const started = new Date();

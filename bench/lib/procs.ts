@@ -73,7 +73,7 @@ export class JsonProcess {
     live.add(child);
     void child.#pump(proc.stdout, (line) => child.#line(line));
     void child.#pump(proc.stderr, (line) => {
-      child.stderrTail.push(line);
+      child.stderrTail.push(line.replace(/\x1b\[[0-9;]*m/g, ""));
       if (child.stderrTail.length > 40) child.stderrTail.shift();
     });
     void proc.exited.then((code) => {
