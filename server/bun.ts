@@ -35,15 +35,30 @@ import type {
 type WsData = UpgradeData & { socket?: HostSocket };
 type BunServer = Server<WsData>;
 
-function hostSocket(ws: ServerWebSocket<WsData>): HostSocket {
-  return {
-    send: (frame) => ws.send(frame),
-    close: (code, reason) => ws.close(code, reason),
-    subscribe: (channel) => ws.subscribe(channel),
-    unsubscribe: (channel) => ws.unsubscribe(channel),
-    bufferedAmount: () => ws.getBufferedAmount(),
-    terminate: () => ws.terminate(),
-  };
+/** A Bun `ServerWebSocket` seen through the engine's `HostSocket` (methods on the prototype: no per-connection closures). */
+class BunSocket implements HostSocket {
+  readonly #ws: ServerWebSocket<WsData>;
+  constructor(ws: ServerWebSocket<WsData>) {
+    this.#ws = ws;
+  }
+  send(frame: string | Uint8Array): number {
+    return this.#ws.send(frame);
+  }
+  close(code: number, reason: string): void {
+    this.#ws.close(code, reason);
+  }
+  subscribe(channel: string): void {
+    this.#ws.subscribe(channel);
+  }
+  unsubscribe(channel: string): void {
+    this.#ws.unsubscribe(channel);
+  }
+  bufferedAmount(): number {
+    return this.#ws.getBufferedAmount();
+  }
+  terminate(): void {
+    this.#ws.terminate();
+  }
 }
 
 /** A WSE server on `Bun.serve`. */
@@ -67,7 +82,7 @@ export class BunWseServer implements WseServer {
     const engine = this.engine;
     this.websocket = {
       open(ws) {
-        const socket = hostSocket(ws);
+        const socket = new BunSocket(ws);
         ws.data.socket = socket;
         engine.open(socket, ws.data);
       },

@@ -20,7 +20,6 @@ import { messageEnvelope, Outbound, publicationEnvelope, Variant } from "./outbo
 import { type ClientPosition, decideRecovery, parsePosition, type RecoveryOutcome } from "./recovery.ts";
 import { topicProblem } from "./topics.ts";
 
-const utf8 = new TextEncoder();
 
 /** Options of `Session.subscribeTopics`. */
 export interface SubscribeRequest {
@@ -43,9 +42,9 @@ interface TopicResult {
   requested: boolean;
 }
 
-function byteLength(text: string): number {
-  // Fast path: UTF-16 length bounds the UTF-8 length from below, 3× from above.
-  return text.length * 3 <= 64 ? utf8.encode(text).length : Buffer.byteLength(text, "utf8");
+/** UTF-8 size of a text frame; exact only when it could matter for `limit` (3 bytes per UTF-16 unit at most). */
+function textSize(text: string, limit: number): number {
+  return text.length * 3 <= limit ? text.length : Buffer.byteLength(text, "utf8");
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -256,7 +255,7 @@ export class Session implements HubMember, ConnectionInfo {
     this.lastSeen = now;
     const m = this.#engine.counters;
     const o = this.#engine.options;
-    const size = typeof data === "string" ? byteLength(data) : data.byteLength;
+    const size = typeof data === "string" ? textSize(data, o.maxMessageSize) : data.byteLength;
     m.messagesIn++;
     m.bytesIn += size;
     if (size > o.maxMessageSize) {
