@@ -15,6 +15,7 @@ describe("defaults", () => {
     expect(config.options).toEqual({});
     expect(config.redisUrl).toBeUndefined();
     expect(config.demo).toBe(false);
+    expect(config.demoDir).toBeUndefined();
     expect(config.logLevel).toBe("info");
     expect(config.help).toBe(false);
   });
@@ -99,6 +100,12 @@ describe("flags", () => {
 
   test("a boolean flag followed by a boolean word consumes it", () => {
     expect(load(["--recovery", "false", "--port", "1"]).options).toEqual({ recovery: false, port: 1 });
+  });
+
+  test("--demo-dir implies --demo", () => {
+    const config = load(["--demo-dir", "site"]);
+    expect(config.demo).toBe(true);
+    expect(config.demoDir).toBe("site");
   });
 
   test("help and version", () => {

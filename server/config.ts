@@ -78,6 +78,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: "drain.closeCode", flag: "drain-code", env: "WSE_DRAIN_CODE", type: "int", help: "Close code sent on drain (1012 restart, 4300 go elsewhere)", default: String(DEFAULTS.drain.closeCode) },
   { key: "redis", flag: "redis", env: "WSE_REDIS_URL", type: "string", help: "Redis URL: share fan-out, history and presence across nodes", default: "in-memory broker", cli: true },
   { key: "demo", flag: "demo", env: "WSE_DEMO", type: "bool", help: "Serve the demo page (client/demo/) at /demo/", default: "false", cli: true },
+  { key: "demoDir", flag: "demo-dir", env: "WSE_DEMO_DIR", type: "string", help: "Serve this directory at /demo/ (implies --demo)", default: "client/demo", cli: true },
   { key: "logLevel", flag: "log-level", env: "WSE_LOG_LEVEL", type: "string", help: `Log level: ${LOG_LEVELS.join(", ")}`, default: "info", cli: true },
 ];
 
@@ -89,6 +90,8 @@ export interface CliConfig {
   redisUrl: string | undefined;
   /** Serve the demo page. */
   demo: boolean;
+  /** Directory of the demo page (`--demo-dir`), when given. */
+  demoDir: string | undefined;
   /** Log level. */
   logLevel: LogLevel;
   /** The config file that was read, if any. */
@@ -192,6 +195,7 @@ export function loadConfig(input: LoadConfigInput): CliConfig {
   const options: Record<string, unknown> = {};
   let redisUrl: string | undefined;
   let demo = false;
+  let demoDir: string | undefined;
   let logLevel: LogLevel = "info";
   for (const setting of SETTINGS) {
     let value: unknown;
@@ -210,6 +214,7 @@ export function loadConfig(input: LoadConfigInput): CliConfig {
     if (setting.key === "jwt.publicKey") value = readPublicKey(value as string, input.readFile, source);
     if (setting.key === "redis") redisUrl = value as string;
     else if (setting.key === "demo") demo = value as boolean;
+    else if (setting.key === "demoDir") demoDir = value as string;
     else if (setting.key === "logLevel") {
       if (!isLogLevel(value)) throw new ConfigError(`${source}: log level must be one of ${LOG_LEVELS.join(", ")}`);
       logLevel = value;
@@ -218,7 +223,8 @@ export function loadConfig(input: LoadConfigInput): CliConfig {
   return {
     options: options as ServerOptions,
     redisUrl,
-    demo,
+    demo: demo || demoDir !== undefined,
+    demoDir,
     logLevel,
     configPath,
     help: flags.help,

@@ -51,9 +51,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return 1;
   }
 
-  const demoDir = config.demo ? findDemoDir() : undefined;
+  const demoDir = config.demo ? findDemoDir(config.demoDir) : undefined;
   if (config.demo && !demoDir) {
-    logger.warn("demo page not found: client/demo/index.html is missing; --demo ignored");
+    logger.warn("demo page not found; --demo ignored", { looked_for: `${config.demoDir ?? "client/demo"}/index.html` });
   }
 
   let listen;
@@ -154,9 +154,11 @@ function serveDemoFile(root: string, relative: string): Response {
   });
 }
 
-/** The demo page directory: next to the sources, else under the working directory. */
-function findDemoDir(): string | undefined {
-  const candidates = [resolve(import.meta.dir, "../client/demo"), resolve(process.cwd(), "client/demo")];
+/** The demo page directory: `--demo-dir`, else `client/demo` next to the sources or under the working directory. */
+function findDemoDir(explicit: string | undefined): string | undefined {
+  const candidates = explicit
+    ? [resolve(process.cwd(), explicit)]
+    : [resolve(import.meta.dir, "../client/demo"), resolve(process.cwd(), "client/demo")];
   return candidates.find((dir) => existsSync(join(dir, "index.html")));
 }
 

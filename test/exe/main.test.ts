@@ -3,7 +3,7 @@
  * environment variables, checked over real WebSockets and HTTP.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { checkStandaloneServer, ROOT, spawnServer, type ServerProcess } from "./scenario.ts";
+import { checkStandaloneServer, handshake, ROOT, spawnServer, type ServerProcess } from "./scenario.ts";
 
 const secret = "exe-test-secret-0123456789abcdef0123456789";
 const apiKey = "exe-test-api-key";
@@ -55,4 +55,43 @@ describe("bun server/main.ts", () => {
     expect(await proc.exited).toBe(1);
     expect(text).toContain("at least 32");
   }, 20_000);
+});
+
+describe("--demo-dir", () => {
+  test("serves the directory under /demo/ without escaping it", async () => {
+    const { mkdtempSync, writeFileSync, mkdirSync, rmSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { tmpdir } = await import("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "wse-demo-"));
+    mkdirSync(join(dir, "site"));
+    writeFileSync(join(dir, "site", "index.html"), "<!doctype html><title>demo marker</title>");
+    writeFileSync(join(dir, "site", "app.js"), "console.log('demo')");
+    writeFileSync(join(dir, "secret.txt"), "outside");
+    try {
+      const server = await spawnServer([process.execPath, `${ROOT}server/main.ts`, "--demo-dir", "site"], {}, 20_000, dir);
+      started.push(server);
+      const index = await fetch(`${server.httpUrl}/demo/`);
+      expect(index.status).toBe(200);
+      expect(index.headers.get("content-type")).toStartWith("text/html");
+      expect(await index.text()).toContain("demo marker");
+      const script = await fetch(`${server.httpUrl}/demo/app.js`);
+      expect(script.headers.get("content-type")).toStartWith("text/javascript");
+      const redirect = await fetch(`${server.httpUrl}/demo`, { redirect: "manual" });
+      expect(redirect.status).toBe(302);
+      for (const path of ["/demo/../secret.txt", "/demo/%2e%2e/secret.txt", "/demo/..%2fsecret.txt", "/demo/missing.html"]) {
+        const res = await fetch(`${server.httpUrl}${path}`);
+        expect(res.status).toBe(404);
+        expect(await res.text()).not.toContain("outside");
+      }
+      // The WebSocket endpoint and the HTTP app still work beside the demo.
+      expect((await fetch(`${server.httpUrl}/health`)).status).toBe(200);
+      const { client, ready } = await handshake(server.wsUrl);
+      expect(ready.p.details.user_id).toBe(ready.p.details.connection_id);
+      client.close();
+      expect(server.output()).toContain('"demo":true');
+      await server.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
