@@ -1,5 +1,6 @@
 /**
- * Fan-out with features switched: recovery off (no history, no stamp work), compression
+ * Fan-out with features switched — deliveries/s and latency (50 % load in quick mode, 25/50/75 %
+ * in full) — recovery off (no history, no stamp work), compression
  * (1 KB payloads over the 1,024-byte threshold → `C:` zlib frames), and end-to-end encryption
  * (every subscriber negotiates a key; every delivery is its own `E:` frame). Same N, same
  * generator, every system that supports the variant.
@@ -7,7 +8,8 @@
  * @module
  */
 import { Fleet } from "../lib/fleet.ts";
-import { measureThroughput, type Throughput } from "../lib/measure.ts";
+import { type LatencyPoint, measureLatency, measureThroughput, type Throughput } from "../lib/measure.ts";
+import { ms } from "../lib/scenario.ts";
 import { type BenchContext, int, ratio, type Scenario, type ScenarioReport } from "../lib/scenario.ts";
 import { type SystemName, startSystem, unavailableReason } from "../lib/systems.ts";
 import { generatorProcesses } from "./fanout.ts";
@@ -32,6 +34,7 @@ export interface VariantRow {
   system: string;
   median: number;
   throughput?: Throughput;
+  latency?: LatencyPoint[];
   error?: string;
 }
 
@@ -59,7 +62,16 @@ async function measure(ctx: BenchContext, variant: Variant, name: SystemName, su
       subscribersPerTopic: subscribers,
       log: ctx.log,
     });
-    return { variant: variant.name, system: name, median: throughput.median, throughput };
+    const latency = await measureLatency(sys, fleet, {
+      topics: ["variant"],
+      subscribersPerTopic: subscribers,
+      maxDeliveriesPerSec: throughput.median,
+      loads: ctx.mode === "full" ? [0.25, 0.5, 0.75] : [0.5],
+      seconds: ctx.tiny ? 0.5 : ctx.mode === "quick" ? 1.5 : 4,
+      size: variant.size,
+      log: ctx.log,
+    });
+    return { variant: variant.name, system: name, median: throughput.median, throughput, latency };
   } catch (error) {
     ctx.log(`    failed: ${(error as Error).message}`);
     return { variant: variant.name, system: name, median: NaN, error: (error as Error).message };
@@ -111,6 +123,13 @@ export const scenario: Scenario = {
               i ? `${i.lost}/${i.duplicates}/${i.missing}` : "",
             ];
           }),
+        },
+        {
+          title: `Latency at ${subscribers.toLocaleString("en-US")} subscribers (load = share of the system's own max in that variant)`,
+          columns: ["variant", "system", "load", "pub/s", "p50 ms", "p99 ms", "max ms"],
+          rows: rows.flatMap((r) =>
+            (r.latency ?? []).map((l) => [r.variant, r.system, `${Math.round(l.load * 100)} %`, int(l.rate), ms(l.p50), ms(l.p99), ms(l.max)]),
+          ),
         },
       ],
       data: { subscribers, rows },
