@@ -25,7 +25,7 @@ import type {
 import { type Authenticator, createAuthenticator } from "./auth.ts";
 import { CloseCode } from "./codes.ts";
 import type { HostFanOut, HostSocket, UpgradeData } from "./host.ts";
-import { broadcastChannel, Hub, PING_CHANNEL } from "./hub.ts";
+import { broadcastChannel, Hub } from "./hub.ts";
 import { createJsonLogger } from "./logger.ts";
 import { type EncodeContext, isoNow, messageEnvelope, Outbound, publicationEnvelope, VARIANTS } from "./outbound.ts";
 import { Session } from "./session.ts";
@@ -370,8 +370,11 @@ export class Engine {
   #ping(): void {
     if (!this.#fanOut || this.sessions.size === 0) return;
     const now = new Date().toISOString();
-    // Key order matters (Python client): {"c":"WSE","t":"ping",...}; plaintext even when encrypted.
-    this.#fanOut.publish(PING_CHANNEL, `{"c":"WSE","t":"ping","ts":"${now}","v":1,"p":{"server_time":"${now}"}}`);
+    // Key order matters (Python client): {"c":"WSE","t":"ping",...}; plaintext text for every
+    // connection, so it rides the broadcast channels (encrypted connections get it one by one).
+    const ping = `{"c":"WSE","t":"ping","ts":"${now}","v":1,"p":{"server_time":"${now}"}}`;
+    for (const variant of VARIANTS) this.#fanOut.publish(broadcastChannel(variant), ping);
+    for (const s of this.encryptedSessions) s.sendFrame(ping);
     this.counters.messagesOut += this.sessions.size;
   }
 

@@ -19,13 +19,11 @@ export function topicChannel(variant: Variant, topic: string): string {
   return VARIANT_TAG[variant] + topic;
 }
 
-/** The host channel carrying broadcasts of one variant (topic names cannot contain NUL). */
+/** The host channel carrying broadcasts and server pings of one variant (topic names cannot contain NUL). */
 export function broadcastChannel(variant: Variant): string {
   return VARIANT_TAG[variant] + "\u0000all";
 }
 
-/** The host channel every connection joins for server pings. */
-export const PING_CHANNEL = "\u0000ping";
 
 /** A connection as the hub sees it. */
 export interface HubMember {

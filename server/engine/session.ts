@@ -15,7 +15,7 @@ import { AbuseTracker, InboundRateLimiter } from "./rate-limit.ts";
 import { CloseCode, DECRYPTION_ERROR_EVERY, type ErrorCode, GARBAGE_CLOSE_THRESHOLD } from "./codes.ts";
 import type { Engine } from "./engine.ts";
 import type { HostSocket, UpgradeData } from "./host.ts";
-import { broadcastChannel, type Held, type HubMember, PING_CHANNEL } from "./hub.ts";
+import { broadcastChannel, type Held, type HubMember } from "./hub.ts";
 import { messageEnvelope, Outbound, publicationEnvelope, Variant } from "./outbound.ts";
 import { type ClientPosition, decideRecovery, parsePosition, type RecoveryOutcome } from "./recovery.ts";
 import { topicProblem } from "./topics.ts";
@@ -94,7 +94,7 @@ export class Session implements HubMember, ConnectionInfo {
   readonly #socket: HostSocket;
   readonly #acl: { allows(topic: string): boolean } | null;
   readonly #limiter: InboundRateLimiter;
-  readonly #garbage: AbuseTracker;
+  #garbage: AbuseTracker | null = null;
   #decryptFailures = 0;
   #lastRateLimitedError = -Infinity;
   #chain: Promise<void> = Promise.resolve();
@@ -119,7 +119,6 @@ export class Session implements HubMember, ConnectionInfo {
       refillPerSecond: rl.refillPerSecond,
       abuseThreshold: rl.abuseThreshold,
     });
-    this.#garbage = new AbuseTracker({ threshold: GARBAGE_CLOSE_THRESHOLD, windowMs: 10_000 });
   }
 
   /** The subscribed topics (ConnectionInfo). */
@@ -235,7 +234,6 @@ export class Session implements HubMember, ConnectionInfo {
       },
     };
     this.sendFrame(JSON.stringify(ready));
-    this.#socket.subscribe(PING_CHANNEL);
     this.#socket.subscribe(broadcastChannel(this.#variant));
     if (initialTopics.length > 0) {
       this.#enqueue(async () => {
@@ -332,6 +330,7 @@ export class Session implements HubMember, ConnectionInfo {
   }
 
   #countGarbage(): void {
+    this.#garbage ??= new AbuseTracker({ threshold: GARBAGE_CLOSE_THRESHOLD, windowMs: 10_000 });
     if (this.#garbage.record()) {
       this.sendError("INVALID_MESSAGE", "too many invalid messages", false);
       this.close(CloseCode.PROTOCOL_ABUSE, "protocol abuse");
