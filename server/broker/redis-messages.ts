@@ -3,8 +3,12 @@
  *
  * A topic channel carries one message kind per first character:
  * - `p<epoch>:<offset>:<data JSON>` a publication (built by the publish Lua script);
- * - `j`, `l`, `u` followed by a member JSON `{"u":userId,"c":connectionId,"d":data}` for presence
- *   join, leave and update (built by the presence Lua scripts).
+ * - `j`, `l`, `u` followed by a stored member `<data JSON>\n<user id>` for presence join, leave
+ *   and update (built by the presence Lua scripts).
+ *
+ * A stored member keeps the user id after the first newline: `JSON.stringify` never writes a raw
+ * newline, so the split is unambiguous, and the Lua scripts find the user without decoding the
+ * application's data (whatever its nesting).
  *
  * @module
  */
@@ -12,28 +16,26 @@ import type { BrokerEvent, Publication, PublicationData } from "./types.ts";
 
 const PRESENCE_ACTIONS = { j: "join", l: "leave", u: "update" } as const;
 
-/** A presence member as stored in Redis. */
+/** A presence member as stored in Redis (the connection id is the hash field). */
 export interface StoredMember {
   /** User id. */
-  u: string;
-  /** Connection id. */
-  c: string;
+  userId: string;
   /** Member data. */
-  d: Record<string, unknown>;
+  data: Record<string, unknown>;
 }
 
-/** Serializes a presence member for storage (the data is checked to be JSON-serializable). */
-export function encodeMember(userId: string, connectionId: string, data: Record<string, unknown>): string {
-  return JSON.stringify({ u: userId, c: connectionId, d: data });
+/** Serializes a presence member for storage: `<data JSON>\n<user id>`. */
+export function encodeMember(userId: string, data: Record<string, unknown>): string {
+  return `${JSON.stringify(data)}\n${userId}`;
 }
 
 /** Parses a stored presence member; null when it is not one. */
 export function decodeMember(text: string): StoredMember | null {
+  const cut = text.indexOf("\n");
+  if (cut < 0) return null;
   try {
-    const value = JSON.parse(text);
-    if (value && typeof value.u === "string" && typeof value.c === "string" && typeof value.d === "object") {
-      return value as StoredMember;
-    }
+    const data = JSON.parse(text.slice(0, cut));
+    if (data && typeof data === "object" && !Array.isArray(data)) return { userId: text.slice(cut + 1), data };
   } catch {
     // fall through
   }
@@ -65,7 +67,7 @@ export function decodeTopicMessage(topic: string, message: string): BrokerEvent 
   const action = PRESENCE_ACTIONS[kind as keyof typeof PRESENCE_ACTIONS];
   if (!action) return null;
   const member = decodeMember(message.slice(1));
-  return member ? { kind: "presence", topic, action, userId: member.u, data: member.d } : null;
+  return member ? { kind: "presence", topic, action, userId: member.userId, data: member.data } : null;
 }
 
 /** Decodes a broadcast-channel message; null for anything malformed. */

@@ -121,6 +121,31 @@ describe("Redis broker: presence across nodes", () => {
     }
   }, 20_000);
 
+  test("members with odd user ids and deeply nested data still join, update and leave", async () => {
+    const [a, b] = await recordingBrokers(redis.url, 2);
+    try {
+      await a.broker.subscribe(["odd"]);
+      let deep: unknown = 1;
+      for (let i = 0; i < 1_500; i++) deep = [deep];
+      const user = 'line\nbreak "quoted" ✓ {json}';
+      await b.broker.presenceAdd("odd", { userId: user, connectionId: "c\n1", data: { deep, n: 12345678901234567 } });
+      await b.broker.presenceUpdate("odd", "c\n1", { deep, n: 2 });
+      expect(await a.broker.presence("odd")).toEqual([{ userId: user, connectionId: "c\n1", data: { deep, n: 2 } }]);
+      await b.broker.presenceRemove("odd", "c\n1");
+      await waitFor(() => presenceEvents(a.events, "odd").length === 3, 5_000, "join, update, leave");
+      expect(presenceEvents(a.events, "odd").map(([action, userId]) => [action, userId])).toEqual([
+        ["join", user],
+        ["update", user],
+        ["leave", user],
+      ]);
+      expect(presenceEvents(a.events, "odd")[0]![2]).toEqual({ deep, n: 12345678901234567 });
+      expect(await a.broker.presence("odd")).toEqual([]);
+    } finally {
+      await a.broker.close();
+      await b.broker.close();
+    }
+  }, 20_000);
+
   test("bad presence input is rejected with a clear error", async () => {
     const [a] = await recordingBrokers(redis.url, 1);
     try {

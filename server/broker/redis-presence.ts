@@ -80,7 +80,7 @@ export class RedisPresence {
 
   /** Adds or refreshes a member this node owns. */
   async add(topic: string, member: PresenceMember): Promise<void> {
-    const entry = { userId: member.userId, member: encodeMember(member.userId, member.connectionId, member.data) };
+    const entry = { userId: member.userId, member: encodeMember(member.userId, member.data) };
     let members = this.local.get(topic);
     if (!members) this.local.set(topic, (members = new Map()));
     const previous = members.get(member.connectionId);
@@ -117,7 +117,7 @@ export class RedisPresence {
   async update(topic: string, connectionId: string, data: Record<string, unknown>): Promise<void> {
     const dataJson = JSON.stringify(data);
     const entry = this.local.get(topic)?.get(connectionId);
-    if (entry) entry.member = encodeMember(entry.userId, connectionId, data);
+    if (entry) entry.member = encodeMember(entry.userId, data);
     await runScript(this.connection, PRESENCE_UPDATE_SCRIPT, [this.keys.presenceMembers(topic)], [
       connectionId,
       dataJson,
@@ -132,9 +132,9 @@ export class RedisPresence {
       this.keys.presenceDeadlines(topic),
     ], [])) as string[];
     const members: PresenceMember[] = [];
-    for (const text of raw) {
-      const member = decodeMember(text);
-      if (member) members.push({ userId: member.u, connectionId: member.c, data: member.d });
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const member = decodeMember(raw[i + 1]!);
+      if (member) members.push({ userId: member.userId, connectionId: raw[i]!, data: member.data });
     }
     return members;
   }

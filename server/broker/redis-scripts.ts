@@ -117,7 +117,7 @@ return result
 
 /**
  * Presence add or refresh. KEYS: members, deadlines, users, global expiry set.
- * ARGV: connection id, user id, member JSON, member TTL ms, key TTL ms, global expiry member,
+ * ARGV: connection id, user id, stored member, member TTL ms, key TTL ms, global expiry member,
  * channel. Emits join when this is the user's first connection in the topic. Returns 1 when the
  * member is new.
  */
@@ -157,7 +157,7 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 local member = redis.call('HGET', KEYS[1], ARGV[1])
 if not member then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
-local user = cjson.decode(member).u
+local user = string.sub(member, string.find(member, '\\n', 1, true) + 1)
 if redis.call('HINCRBY', KEYS[3], user, -1) <= 0 then
   redis.call('HDEL', KEYS[3], user)
   redis.call('PUBLISH', ARGV[3], 'l' .. member)
@@ -172,21 +172,23 @@ return 1
 export const PRESENCE_UPDATE_SCRIPT: LuaScript = lua(`
 local member = redis.call('HGET', KEYS[1], ARGV[1])
 if not member then return 0 end
-local user = cjson.decode(member).u
-local updated = '{"u":' .. cjson.encode(user) .. ',"c":' .. cjson.encode(ARGV[1]) .. ',"d":' .. ARGV[2] .. '}'
+local updated = ARGV[2] .. string.sub(member, (string.find(member, '\\n', 1, true)))
 redis.call('HSET', KEYS[1], ARGV[1], updated)
 redis.call('PUBLISH', ARGV[3], 'u' .. updated)
 return 1
 `);
 
-/** Presence list. KEYS: members, deadlines. Returns the JSON of every unexpired member. */
+/** Presence list. KEYS: members, deadlines. Returns {connection id, member, ...} of every unexpired member. */
 export const PRESENCE_LIST_SCRIPT: LuaScript = lua(`
 ${NOW_MS}
 local all = redis.call('HGETALL', KEYS[1])
 local out = {}
 for i = 1, #all, 2 do
   local deadline = redis.call('ZSCORE', KEYS[2], all[i])
-  if deadline and tonumber(deadline) > now then out[#out + 1] = all[i + 1] end
+  if deadline and tonumber(deadline) > now then
+    out[#out + 1] = all[i]
+    out[#out + 1] = all[i + 1]
+  end
 end
 return out
 `);
