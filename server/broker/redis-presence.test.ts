@@ -105,6 +105,25 @@ describe("Redis broker: presence across nodes", () => {
     }
   }, 20_000);
 
+  test("the sweep removes many expired members of a dead node quickly, one leave per user", async () => {
+    const [a, dead] = await recordingBrokers(redis.url, 2, { presenceTtlMs: 400, presenceRefreshMs: 100 });
+    try {
+      await a.broker.subscribe(["crowd"]);
+      clearInterval((dead.broker as unknown as { timer: ReturnType<typeof setInterval> }).timer);
+      const count = 1_200;
+      await Promise.all(Array.from({ length: count }, (_, i) =>
+        dead.broker.presenceAdd("crowd", { userId: `user-${i % 600}`, connectionId: `conn-${i}`, data: {} })));
+      await waitFor(() => presenceEvents(a.events, "crowd").length === 600, 10_000, "600 joins");
+      await waitFor(() => presenceEvents(a.events, "crowd").length === 1_200, 10_000, "600 leaves");
+      const leaves = presenceEvents(a.events, "crowd").filter(([action]) => action === "leave");
+      expect(new Set(leaves.map(([, userId]) => userId)).size).toBe(600);
+      expect(await a.broker.presence("crowd")).toEqual([]);
+    } finally {
+      await a.broker.close();
+      await dead.broker.close();
+    }
+  }, 30_000);
+
   test("closing a node removes its members at once", async () => {
     const [a, b] = await recordingBrokers(redis.url, 2);
     try {

@@ -157,26 +157,36 @@ export class RedisPresence {
     }
   }
 
-  /** Removes members whose deadline passed (a dead node's); returns how many went. */
-  async sweep(): Promise<number> {
-    const expired = (await runScript(this.connection, PRESENCE_EXPIRED_SCRIPT, [this.keys.presenceExpiry], [
-      SWEEP_BATCH,
-    ])) as string[];
+  /**
+   * Removes members whose deadline passed (a dead node's), in batches until none is left or
+   * `maxBatches` ran; returns how many went. Several nodes may sweep at once: removal is
+   * idempotent, so each leave still goes out once.
+   */
+  async sweep(maxBatches = 40): Promise<number> {
     let removed = 0;
-    for (const item of expired) {
-      let topic: unknown, connectionId: unknown;
-      try {
-        [topic, connectionId] = JSON.parse(item);
-      } catch {
-        // not ours
-      }
-      if (typeof topic !== "string" || typeof connectionId !== "string") {
-        await this.connection.zrem(this.keys.presenceExpiry, item);
-        continue;
-      }
-      if (await this.remove(topic, connectionId, true)) removed++;
+    for (let batch = 0; batch < maxBatches; batch++) {
+      const expired = (await runScript(this.connection, PRESENCE_EXPIRED_SCRIPT, [this.keys.presenceExpiry], [
+        SWEEP_BATCH,
+      ])) as string[];
+      const results = await Promise.all(expired.map((item) => this.removeExpired(item)));
+      removed += results.filter(Boolean).length;
+      if (expired.length < SWEEP_BATCH) break;
     }
     return removed;
+  }
+
+  private async removeExpired(item: string): Promise<boolean> {
+    let topic: unknown, connectionId: unknown;
+    try {
+      [topic, connectionId] = JSON.parse(item);
+    } catch {
+      // not ours
+    }
+    if (typeof topic !== "string" || typeof connectionId !== "string") {
+      await this.connection.zrem(this.keys.presenceExpiry, item);
+      return false;
+    }
+    return await this.remove(topic, connectionId, true);
   }
 
   /** Removes every member this node owns (graceful shutdown). */
