@@ -152,7 +152,7 @@ export class RedisBroker implements Broker {
       enableReadyCheck: true,
       commandTimeout: positiveInteger("commandTimeoutMs", options.commandTimeoutMs, 5_000),
       connectTimeout: positiveInteger("connectTimeoutMs", options.connectTimeoutMs, 5_000),
-      // Full-jitter exponential backoff, capped: 50 ms, 100 ms, ... up to maxDelay.
+      // Full jitter over an exponential ceiling (100 ms, 200 ms, ... up to maxDelay), plus 10 ms.
       retryStrategy: (times) => Math.round(Math.random() * Math.min(maxDelay, 50 * 2 ** Math.min(times, 16))) + 10,
     };
     this.logger = options.logger ?? consoleLogger;
@@ -165,7 +165,10 @@ export class RedisBroker implements Broker {
     this.watch(this.commands, "commands");
     this.watch(this.subscriber, "subscriber");
     this.subscriber.on("ready", () => {
-      this.subscriptions.resync().then(() => this.noteHealth(), () => {});
+      this.subscriptions.resync().then(
+        () => this.noteHealth(),
+        (error) => this.logger.warn("redis broker: resubscribing failed (retried on the next reconnect)", { error: String(error) }),
+      );
     });
     this.subscriber.on("message", (channel: string, message: string) => this.dispatch(channel, message));
     // After a reconnect, restore this node's presence members once its own channels are back.
