@@ -74,6 +74,28 @@ describe("recovered", () => {
     await expectLiveNext(target, second, topic, since + second.frames.slice(since).indexOf(replayed[6]!) + 1, 12);
   });
 
+  for (const variant of ["msgpack", "encrypted", "zstd"] as const) {
+    testWith(target, ["jwt", "api"], `replayed publications use the connection's wire form (${variant})`, async () => {
+      const topic = uniqueTopic(`var-${variant}`);
+      const pos = await publishMany(target, topic, 4);
+      await target.publish(topic, "big", { text: "recover me ".repeat(300) });
+      const client = await connectReady(pool, target, {
+        query: variant === "msgpack" ? { format: "msgpack" } : undefined,
+        encryption: variant === "encrypted",
+        features: variant === "zstd" ? { zstd: true } : undefined,
+      });
+      const { reply, since } = await resubscribe(client, [topic], { [topic]: { epoch: pos[0]!.epoch, offset: 1 } });
+      expect(reply.recovery[topic]).toMatchObject({ recovered: true, count: 3 });
+      const frames = await client.waitForCount(onTopic(topic), 3, 5000, since);
+      expect(frames.map((f) => f.envelope!.o)).toEqual([2, 3, 4]);
+      const kinds = frames.map((f) => f.kind);
+      if (variant === "msgpack") expect(kinds).toEqual(["M", "M", "M"]);
+      if (variant === "encrypted") expect(kinds).toEqual(["E", "E", "E"]);
+      if (variant === "zstd") expect(kinds).toEqual(["text", "text", "Z"]);
+      expect((frames[2]!.envelope!.p as { text: string }).text).toBe("recover me ".repeat(300));
+    });
+  }
+
   testWith(target, ["jwt", "api"], "an up-to-date position recovers zero publications", async () => {
     const topic = uniqueTopic("zero");
     const pos = await publishMany(target, topic, 3);
@@ -118,13 +140,17 @@ describe("recovered", () => {
       let published = 0;
       let stop = false;
       let lastPosition = { epoch: "", offset: -1 };
-      const publisher = (async () => {
-        // Bounded: stops when told, or after 3000 publications at most.
-        while (!stop && published < 3000) {
-          lastPosition = await target.publish(topic, "tick", { n: published });
-          published++;
-        }
-      })();
+      // Three concurrent HTTP publishers, so publications race the replay from several sides.
+      // Bounded: they stop when told, or after 3000 publications in all.
+      const publisher = Promise.all(
+        [0, 1, 2].map(async () => {
+          while (!stop && published < 3000) {
+            const pos = await target.publish(topic, "tick", { n: published });
+            if (pos.offset > lastPosition.offset) lastPosition = pos;
+            published++;
+          }
+        }),
+      ).then(() => undefined);
       const waitPublished = async (n: number) => {
         for (let i = 0; i < 400 && published < n; i++) await sleep(10);
         expect(published).toBeGreaterThanOrEqual(n);

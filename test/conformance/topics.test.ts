@@ -84,6 +84,17 @@ describe("subscribe / unsubscribe replies", () => {
     expect(p.success_topics.length + p.failed_topics.length).toBe(130);
   });
 
+  testWith(target, ["jwt", "api"], "subscribing twice to a topic still delivers each publication once", async () => {
+    const client = await connectReady(pool, target);
+    const topic = uniqueTopic("twice");
+    await client.subscribe([topic]);
+    const again = payloadOf(await client.subscribe([topic, topic]));
+    expect(again.failed_topics).toEqual([]);
+    await target.publish(topic, "once", {});
+    await barrier(client);
+    expect(client.frames.filter(onTopic(topic)).length).toBe(1);
+  });
+
   testWith(target, ["jwt"], "unsubscribe replies and stops delivery", async () => {
     const client = await connectReady(pool, target);
     const topic = uniqueTopic("unsub");
