@@ -32,6 +32,7 @@ import type {
   WseServer,
 } from "./types.ts";
 import { ChannelMap, DenoSocket } from "./deno-fanout.ts";
+import { deno, type DenoHttpServer, type DenoServeInfo } from "./deno-runtime.ts";
 
 /** Creates a WSE server for Deno (not listening until `listen()`; or route requests to `fetch`). */
 export function createDenoServer(options: ServerOptions = {}, deps: EngineDeps = {}): DenoWseServer {
@@ -48,7 +49,7 @@ export class DenoWseServer implements WseServer {
   readonly websocket: undefined = undefined;
   readonly #channels = new ChannelMap<DenoSocket>();
   readonly #http: { fetch: (request: Request) => Response | Promise<Response> };
-  #server: Deno.HttpServer<Deno.NetAddr> | null = null;
+  #server: DenoHttpServer | null = null;
   #info: ListenInfo | null = null;
   #stopping: Promise<void> | null = null;
 
@@ -67,7 +68,7 @@ export class DenoWseServer implements WseServer {
   fetch(request: Request, info?: unknown): Response | Promise<Response> {
     const url = new URL(request.url);
     if (url.pathname === this.options.path && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
-      const remote = (info as Deno.ServeHandlerInfo<Deno.NetAddr> | undefined)?.remoteAddr?.hostname;
+      const remote = (info as DenoServeInfo | undefined)?.remoteAddr?.hostname;
       return this.#upgrade(request, remote);
     }
     return this.#http.fetch(request);
@@ -78,7 +79,7 @@ export class DenoWseServer implements WseServer {
     if (prepared instanceof Response) return prepared;
     let upgraded: { socket: WebSocket; response: Response };
     try {
-      upgraded = Deno.upgradeWebSocket(request);
+      upgraded = deno.upgradeWebSocket(request);
     } catch (error) {
       return new Response(`WebSocket upgrade failed: ${error instanceof Error ? error.message : String(error)}`, { status: 400 });
     }
@@ -119,7 +120,7 @@ export class DenoWseServer implements WseServer {
     if (this.#info) return Promise.resolve(this.#info);
     return new Promise((resolve, reject) => {
       try {
-        this.#server = Deno.serve(
+        this.#server = deno.serve(
           {
             hostname: this.options.host,
             port: this.options.port,

@@ -9,6 +9,28 @@ import { SignJWT } from "jose";
 import { createDenoServer, type DenoWseServer } from "./deno-server.ts";
 import { silentLogger } from "./log.ts";
 
+// Typed locally so the project's tsc (Bun types) checks this file too; at run time it is Deno's.
+interface TcpConn {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(data: Uint8Array): Promise<number>;
+  close(): void;
+}
+interface ChildProcess {
+  readonly stdout: ReadableStream<Uint8Array>;
+  readonly stderr: ReadableStream<Uint8Array>;
+  readonly status: Promise<{ code: number }>;
+  kill(signal?: string): void;
+}
+declare const Deno: {
+  test(definition: { name: string; sanitizeOps: boolean; sanitizeResources: boolean }, fn: () => Promise<void>): void;
+  connect(options: { hostname: string; port: number }): Promise<TcpConn>;
+  listen(options: { hostname: string; port: number }): { addr: { port: number }; close(): void };
+  Command: new (
+    command: string,
+    options: { args: string[]; cwd: string; env: Record<string, string>; stdout: "piped"; stderr: "piped" },
+  ) => { spawn(): ChildProcess };
+};
+
 const SECRET = "deno-test-secret-0123456789abcdef0123456789";
 const API_KEY = "deno-test-api-key";
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -206,7 +228,7 @@ Deno.test({ name: "deno host: server-side publish, broadcast and disconnect", ..
 });
 
 /** A WebSocket client on a raw TCP stream that completes the upgrade, subscribes, then never reads. */
-async function stalledSubscriber(port: number, topic: string): Promise<Deno.TcpConn> {
+async function stalledSubscriber(port: number, topic: string): Promise<TcpConn> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
   const request =
@@ -277,7 +299,7 @@ Deno.test({ name: "deno host: a consumer that stops reading is closed 4008, othe
 
 Deno.test({ name: "deno task server: env config, publish over HTTP, SIGTERM drains with 1012", ...sanitize }, async () => {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
+  const port = probe.addr.port;
   probe.close();
   const child = new Deno.Command(`${ROOT}node_modules/.bin/deno`, {
     args: ["run", "-A", `${ROOT}server/deno.ts`],
@@ -289,7 +311,7 @@ Deno.test({ name: "deno task server: env config, publish over HTTP, SIGTERM drai
   const logs: string[] = [];
   const collect = (async () => {
     const decoder = new TextDecoder();
-    for await (const chunk of child.stderr) logs.push(decoder.decode(chunk));
+    for await (const chunk of child.stderr as unknown as AsyncIterable<Uint8Array>) logs.push(decoder.decode(chunk));
   })();
   const out = child.stdout.cancel();
   const httpUrl = `http://127.0.0.1:${port}`;

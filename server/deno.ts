@@ -8,6 +8,7 @@
 import { openBroker, startupSummary } from "./cli.ts";
 import { ConfigError, helpText, loadConfig, type CliConfig } from "./config.ts";
 import { createDenoServer, type DenoWseServer } from "./deno-server.ts";
+import { deno } from "./deno-runtime.ts";
 import { createLogger } from "./log.ts";
 import { DEFAULTS } from "./options.ts";
 import type { Logger } from "./types.ts";
@@ -18,7 +19,7 @@ export { createDenoServer, DenoWseServer } from "./deno-server.ts";
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
   let config: CliConfig;
   try {
-    config = loadConfig({ argv, env, readFile: (path) => Deno.readTextFileSync(path) });
+    config = loadConfig({ argv, env, readFile: (path) => deno.readTextFileSync(path) });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`wse-server: ${error.message}`);
@@ -55,14 +56,14 @@ export async function main(argv: string[], env: Record<string, string | undefine
     await server.stop().catch(() => {});
     return 1;
   }
-  logger.info("wse server started", startupSummary({ ...config, demo: false }, listen, brokerKind, `deno ${Deno.version.deno}`));
+  logger.info("wse server started", startupSummary({ ...config, demo: false }, listen, brokerKind, `deno ${deno.version.deno}`));
   return await waitForShutdown(server, logger, config);
 }
 
 function waitForShutdown(server: DenoWseServer, logger: Logger, config: CliConfig): Promise<number> {
   return new Promise((done) => {
     let stopping = false;
-    const onSignal = (signal: Deno.Signal) => {
+    const onSignal = (signal: "SIGTERM" | "SIGINT") => {
       if (stopping) {
         logger.warn("second signal, exiting now", { signal });
         done(1);
@@ -88,12 +89,12 @@ function waitForShutdown(server: DenoWseServer, logger: Logger, config: CliConfi
           done(1);
         });
     };
-    Deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
-    Deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
+    deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
+    deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
   });
 }
 
 if (import.meta.main) {
-  const code = await main(Deno.args, Deno.env.toObject());
-  Deno.exit(code);
+  const code = await main(deno.args, deno.env.toObject());
+  deno.exit(code);
 }

@@ -69,7 +69,7 @@ describe("GET /health and /metrics", () => {
 
 describe("API key", () => {
   test("missing or wrong key → 401 JSON", async () => {
-    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: `Basic ${API_KEY}` }, { authorization: `Bearer ${API_KEY}x` }]) {
+    for (const headers of [{} as Record<string, string>, { authorization: "Bearer wrong" }, { authorization: `Basic ${API_KEY}` }, { authorization: `Bearer ${API_KEY}x` }]) {
       const res = await post("/api/publish", { topic: "t", type: "x", payload: {} }, headers);
       expect(res.status).toBe(401);
       expect((await res.json()).error).toBe("UNAUTHORIZED");
