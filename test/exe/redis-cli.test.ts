@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { startRedisServer, type RedisTestServer } from "../../scripts/redis-test-server.ts";
-import { apiPublish, handshake, ROOT, spawnServer, subscribe, type ServerProcess } from "./scenario.ts";
+import { apiPublish, handshake, ROOT, sleep, spawnServer, subscribe, type ServerProcess } from "./scenario.ts";
 
 const apiKey = "redis-cli-api-key";
 let redis: RedisTestServer;
@@ -42,4 +42,29 @@ describe("--redis", () => {
     expect(body.publications.map((p: { offset: number }) => p.offset)).toEqual([published.body.offset]);
     client.close();
   }, 60_000);
+
+  test("/health turns degraded (503) while Redis is down and ok again when it is back", async () => {
+    const node = nodes[0]!;
+    const health = async () => {
+      const res = await fetch(`${node.httpUrl}/health`);
+      return { status: res.status, body: await res.json() };
+    };
+    const until = async (want: number) => {
+      for (let i = 0; i < 200; i++) {
+        const h = await health();
+        if (h.status === want) return h;
+        await sleep(50);
+      }
+      throw new Error(`/health never answered ${want}`);
+    };
+    expect((await health()).status).toBe(200);
+    await redis.stop();
+    const down = await until(503);
+    expect(down.body.status).toBe("degraded");
+    const metrics = await (await fetch(`${node.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/^wse_broker_healthy 0$/m);
+    await redis.start();
+    const up = await until(200);
+    expect(up.body.status).toBe("ok");
+  }, 30_000);
 });
