@@ -302,3 +302,50 @@ describe("origin allow-list (ext)", () => {
     expect(payloadOf(client.frames[0]!.envelope)).toMatchObject({ code: "ORIGIN_NOT_ALLOWED" });
   });
 });
+
+describe("other key configurations", () => {
+  const started: Target[] = [];
+  afterAll(async () => {
+    await Promise.all(started.map((t) => t.stop()));
+  });
+  async function spawn(config: Parameters<typeof startTarget>[0]): Promise<Target> {
+    const t = await startTarget(config);
+    started.push(t);
+    return t;
+  }
+  async function sign(alg: string, key: CryptoKey | Uint8Array, sub: string): Promise<string> {
+    return new SignJWT({ sub }).setProtectedHeader({ alg }).setExpirationTime("5m").sign(key);
+  }
+  const connectTo = (t: Target, token: string) => pool.connect(t.url({ token }));
+
+  testSpawned("secret rotation: the previous secret still verifies, a third one does not", async () => {
+    const previous = "previous-secret-that-is-at-least-32-bytes!";
+    const t = await spawn({ extraEnv: { WSE_JWT_PREVIOUS_SECRET: previous } });
+    const current = await connectTo(t, await t.mintToken({ sub: "current" }));
+    expect(payloadOf(await current.waitForType("server_ready")).details.user_id).toBe("current");
+    const old = await connectTo(t, await t.mintToken({ sub: "old" }, { secret: previous }));
+    expect(payloadOf(await old.waitForType("server_ready")).details.user_id).toBe("old");
+    await expectRefused(await connectTo(t, await t.mintToken({}, { secret: "a-third-secret-that-is-at-least-32-bytes!!" })), "AUTH_FAILED");
+  });
+
+  testSpawned("HS512 when configured (ext); HS256 is then refused", async () => {
+    const t = await spawn({ extraEnv: { WSE_JWT_ALGORITHM: "HS512" } });
+    const ok = await connectTo(t, await t.mintToken({ sub: "hs512" }, { alg: "HS512" }));
+    expect(payloadOf(await ok.waitForType("server_ready")).details.user_id).toBe("hs512");
+    await expectRefused(await connectTo(t, await t.mintToken()), "AUTH_FAILED");
+  });
+
+  for (const alg of ["ES256", "RS256", "EdDSA"] as const) {
+    testSpawned(`${alg} with a PEM public key; a token from another key is refused`, async () => {
+      const { privateKey, publicKey } = await generateKeyPair(alg, { extractable: true });
+      const t = await spawn({ jwtSecret: null, extraEnv: { WSE_JWT_PUBLIC_KEY: await exportSPKI(publicKey) } });
+      const ok = await connectTo(t, await sign(alg, privateKey as CryptoKey, `${alg}-user`));
+      expect(payloadOf(await ok.waitForType("server_ready")).details.user_id).toBe(`${alg}-user`);
+      const other = await generateKeyPair(alg);
+      await expectRefused(await connectTo(t, await sign(alg, other.privateKey as CryptoKey, "intruder")), "AUTH_FAILED");
+      // HS256 keyed with the PEM text (the classic confusion) is refused too.
+      const pem = await exportSPKI(publicKey);
+      await expectRefused(await connectTo(t, await sign("HS256", new TextEncoder().encode(pem), "attacker")), "AUTH_FAILED");
+    });
+  }
+});

@@ -59,6 +59,8 @@ export interface TargetConfig {
   backpressureLimitBytes?: number;
   /** Drain timeout on SIGTERM, ms. */
   drainTimeoutMs?: number;
+  /** Further `WSE_*` variables for settings this interface does not name (see `--help`). */
+  extraEnv?: Record<string, string>;
 }
 
 /**
@@ -184,6 +186,7 @@ export function configToEnv(config: TargetConfig): Record<string, string> {
   set("WSE_BACKPRESSURE_LIMIT", config.backpressureLimitBytes);
   set("WSE_DRAIN_TIMEOUT_MS", config.drainTimeoutMs);
   set("WSE_LOG_LEVEL", process.env.WSE_CONFORMANCE_LOG_LEVEL ?? "warn");
+  Object.assign(env, config.extraEnv);
   return env;
 }
 
