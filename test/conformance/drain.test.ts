@@ -5,7 +5,7 @@
  * reconnect and recover what they missed.
  */
 import { afterAll, describe, expect } from "bun:test";
-import { ClientPool, connectReady, payloadOf, testWith, uniqueTopic } from "./support.ts";
+import { ClientPool, connectReady, payloadOf, testSpawned, testWith, uniqueTopic } from "./support.ts";
 import { startTarget } from "./target.ts";
 import { onTopic, sleep, WireClient } from "./wire.ts";
 
@@ -74,4 +74,18 @@ describe("drain", () => {
     await target.exited();
     await target.restart();
   }, 45_000);
+});
+
+describe("drain with the reconnect-elsewhere code", () => {
+  testSpawned("WSE_DRAIN_CODE=4300 → clients are closed 4300 on SIGTERM", async () => {
+    const elsewhere = await startTarget({ drainTimeoutMs: 3000, extraEnv: { WSE_DRAIN_CODE: "4300" } });
+    try {
+      const clients = [await connectReady(pool, elsewhere), await connectReady(pool, elsewhere)];
+      elsewhere.kill("SIGTERM");
+      for (const c of clients) expect((await c.waitClose(10_000)).code).toBe(4300);
+      expect(await Promise.race([elsewhere.exited(), sleep(15_000).then(() => "still running")])).toBe(0);
+    } finally {
+      await elsewhere.stop();
+    }
+  }, 30_000);
 });
