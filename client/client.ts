@@ -147,7 +147,11 @@ interface Waiter<T> {
   timer: ReturnType<typeof setTimeout>;
 }
 
-const asyncDispose: symbol = (Symbol as { asyncDispose?: symbol }).asyncDispose ?? Symbol.for("Symbol.asyncDispose");
+// `await using` needs Symbol.asyncDispose; runtimes without it get the registered symbol that
+// TypeScript's downlevel helpers also use.
+if (typeof (Symbol as { asyncDispose?: symbol }).asyncDispose !== "symbol") {
+  Object.defineProperty(Symbol, "asyncDispose", { value: Symbol.for("Symbol.asyncDispose") });
+}
 
 function uuid(): string {
   const c = globalThis.crypto;
@@ -341,7 +345,7 @@ export class WSEClient implements AsyncIterable<WSEEvent> {
   }
 
   /** `await using client = …` closes the client at the end of the scope. */
-  [asyncDispose](): Promise<void> {
+  [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
 

@@ -70,12 +70,22 @@ function Sparkline({ points }: { points: number[] }) {
   );
 }
 
+function Lock({ closed }: { closed: boolean }) {
+  return (
+    <svg width="12" height="13" viewBox="0 0 12 13" aria-hidden="true">
+      <rect x="1" y="6" width="10" height="7" rx="1.5" fill="currentColor" />
+      <path d={closed ? "M3.2 6V4.2a2.8 2.8 0 0 1 5.6 0V6" : "M3.2 6V4.2a2.8 2.8 0 0 1 5.4-1"} fill="none" stroke="currentColor" strokeWidth="1.5" />
+    </svg>
+  );
+}
+
 function describe(event: WSEEvent): string {
   if (event.type === "discontinuity") {
     const p = event.payload as { reason?: string; previous?: { offset: number } | null; current?: { offset: number } };
-    return `missed events (${p.reason}); resuming after offset ${p.current?.offset ?? "?"}`;
+    const from = p.previous ? `#${p.previous.offset}` : "the start";
+    return `stream restarted after ${from} (${p.reason}) — later events are lost`;
   }
-  if (event.type === "recovery") return `recovered ${(event.payload as { count?: number }).count ?? 0} missed events`;
+  if (event.type === "recovery") return `reconnected: ${(event.payload as { count?: number }).count ?? 0} missed events replayed, nothing lost`;
   return JSON.stringify(event.payload);
 }
 
@@ -150,7 +160,9 @@ function App({ token }: { token?: string }) {
         }]);
         return;
       }
-      if (event.topic === CHAT_TOPIC) return;
+      // The stream shows the events topic (with the client's recovery/discontinuity notes) and
+      // server errors; presence and chat live in the room panel.
+      if (event.topic !== EVENTS_TOPIC && event.type !== "error" && event.type !== "rate_limit_warning") return;
       setStream((list) => [event, ...list].slice(0, 200));
     },
   });
@@ -206,7 +218,10 @@ function App({ token }: { token?: string }) {
             <span className="dot" />
             <span data-testid="state">{state}</span>
           </span>
-          <span className="pill" data-testid="encryption">{stats?.encryption.enabled ? "🔒 AES-256-GCM" : "🔓 plaintext"}</span>
+          <span className={`pill ${stats?.encryption.enabled ? "secure" : ""}`} data-testid="encryption">
+            <Lock closed={Boolean(stats?.encryption.enabled)} />
+            {stats?.encryption.enabled ? "AES-256-GCM" : "plaintext"}
+          </span>
           <span className="pill" data-testid="compression">{zstd ? "zstd + zlib" : "zlib"}</span>
           <span className={`pill q-${connectionHealth}`} data-testid="quality">● {connectionHealth}</span>
           <span className="pill">{ME.name}</span>

@@ -104,8 +104,11 @@ function launch(argv: string[], env: Record<string, string>): Child {
     const listeners: Array<(t: string) => void> = [];
     (async () => {
       const decoder = new TextDecoder();
-      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) {
-        const text = decoder.decode(chunk, { stream: true });
+      const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        const text = decoder.decode(value, { stream: true });
         for (const l of listeners) l(text);
       }
     })().catch(() => undefined);
