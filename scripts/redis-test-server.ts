@@ -31,6 +31,10 @@ export interface RedisTestServer {
   stop(): Promise<void>;
   /** Kills the server with SIGKILL and waits for it to exit (a crash). */
   kill(): Promise<void>;
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered (a hung Redis). */
+  pause(): void;
+  /** Lets a paused server run again (SIGCONT). */
+  resume(): void;
 }
 
 /** Options for `startRedisServer`. */
@@ -130,14 +134,22 @@ export async function startRedisServer(options: RedisTestServerOptions = {}): Pr
     async stop() {
       if (!child) return;
       const current = child;
+      current.kill("SIGCONT");
       current.kill("SIGTERM");
       await waitForExit(current, 5_000);
     },
     async kill() {
       if (!child) return;
       const current = child;
+      current.kill("SIGCONT");
       current.kill("SIGKILL");
       await waitForExit(current, 5_000);
+    },
+    pause() {
+      child?.kill("SIGSTOP");
+    },
+    resume() {
+      child?.kill("SIGCONT");
     },
   };
   return server;

@@ -84,6 +84,25 @@ describe("Redis broker: Redis going away and coming back", () => {
     }
   }, 30_000);
 
+  test("a hung Redis (SIGSTOP): commands time out as unavailable, health drops, and recovers on SIGCONT", async () => {
+    const [a] = await recordingBrokers(redis.url, 1, { commandTimeoutMs: 300, presenceTtlMs: 900 });
+    try {
+      await a.broker.publish("hang", data("n", 0));
+      redis.pause();
+      const error = await a.broker.publish("hang", data("n", 1)).catch((e) => e);
+      expect(isBrokerUnavailable(error)).toBe(true);
+      expect(String(error.message)).toMatch(/timed out/);
+      expect(a.broker.healthy).toBe(false);
+      redis.resume();
+      // The periodic presence maintenance (every 300 ms here) probes Redis and clears the stall.
+      await a.broker.waitUntilHealthy(5_000);
+      expect((await a.broker.top("hang")).offset).toBeGreaterThanOrEqual(0);
+    } finally {
+      redis.resume();
+      await a.broker.close();
+    }
+  }, 30_000);
+
   test("a broker started while Redis is down becomes healthy once it is up", async () => {
     await redis.stop();
     const pending = recordingBrokers(redis.url, 1, { reconnectMaxDelayMs: 200 });

@@ -125,6 +125,8 @@ export class RedisBroker implements Broker {
   private wasHealthy = false;
   private maintaining = false;
   private lastError = "";
+  /** A command timed out and none has succeeded since: Redis is connected but not answering. */
+  private stalled = false;
 
   /** Connects to `url` (`redis://` or `rediss://`) in the background; see `createRedisBroker`. */
   constructor(url: string, options: RedisBrokerOptions = {}) {
@@ -177,9 +179,12 @@ export class RedisBroker implements Broker {
     (this.timer as { unref?: () => void }).unref?.();
   }
 
-  /** False while Redis is unreachable (either connection down, or channels not yet restored). */
+  /**
+   * False while Redis is unreachable: either connection down, channels not yet restored, or
+   * Redis not answering (a command timed out and none succeeded since).
+   */
   get healthy(): boolean {
-    return !this.closed && this.commands.status === "ready" && this.subscriptions.inSync;
+    return !this.closed && !this.stalled && this.commands.status === "ready" && this.subscriptions.inSync;
   }
 
   /** Resolves once the broker is healthy; rejects after `timeoutMs`. */
@@ -336,8 +341,18 @@ export class RedisBroker implements Broker {
       );
     }
     try {
-      return await operation();
+      const result = await operation();
+      if (this.stalled) {
+        this.stalled = false;
+        this.noteHealth();
+      }
+      return result;
     } catch (error) {
+      if (error instanceof Error && /Command timed out/i.test(error.message)) {
+        this.lastError = error.message;
+        this.stalled = true;
+        this.noteHealth();
+      }
       if (isConnectionFailure(error) || this.commands.status !== "ready") {
         const reason = error instanceof Error ? error.message : String(error);
         throw new BrokerUnavailableError(`Redis unavailable: cannot ${what} (${reason})`, { cause: error });
@@ -371,8 +386,8 @@ export class RedisBroker implements Broker {
     if (this.maintaining || this.closed || this.commands.status !== "ready") return;
     this.maintaining = true;
     try {
-      await this.members.refresh();
-      await this.members.sweep();
+      await this.run("refresh presence", () => this.members.refresh());
+      await this.run("sweep presence", () => this.members.sweep());
     } catch (error) {
       this.logger.warn("redis broker: presence maintenance failed", { error: String(error) });
     } finally {
