@@ -38,6 +38,7 @@ export interface DenoApi {
   upgradeWebSocket(request: Request): { socket: WebSocket; response: Response };
   addSignalListener(signal: "SIGTERM" | "SIGINT", handler: () => void): void;
   readTextFileSync(path: string): string;
+  cwd(): string;
   readonly args: string[];
   readonly env: { toObject(): Record<string, string> };
   exit(code: number): never;

@@ -115,8 +115,11 @@ export class DenoWseServer implements WseServer {
     };
   }
 
-  /** Starts `Deno.serve` on the configured host and port. */
-  listen(): Promise<ListenInfo> {
+  /**
+   * Starts `Deno.serve` on the configured host and port. `intercept` (optional) sees each request
+   * first; when it returns a response, that is the answer (the CLI serves its demo page this way).
+   */
+  listen(intercept?: (request: Request) => Response | undefined): Promise<ListenInfo> {
     if (this.#info) return Promise.resolve(this.#info);
     return new Promise((resolve, reject) => {
       try {
@@ -135,7 +138,7 @@ export class DenoWseServer implements WseServer {
               return new Response("internal server error", { status: 500 });
             },
           },
-          (request, info) => this.fetch(request, info),
+          (request, info) => intercept?.(request) ?? this.fetch(request, info),
         );
       } catch (error) {
         reject(error);

@@ -25,6 +25,9 @@ declare const Deno: {
   test(definition: { name: string; sanitizeOps: boolean; sanitizeResources: boolean }, fn: () => Promise<void>): void;
   connect(options: { hostname: string; port: number }): Promise<TcpConn>;
   listen(options: { hostname: string; port: number }): { addr: { port: number }; close(): void };
+  makeTempDirSync(): string;
+  writeTextFileSync(path: string, text: string): void;
+  removeSync(path: string, options: { recursive: boolean }): void;
   Command: new (
     command: string,
     options: { args: string[]; cwd: string; env: Record<string, string>; stdout: "piped"; stderr: "piped" },
@@ -298,11 +301,13 @@ Deno.test({ name: "deno host: a consumer that stops reading is closed 4008, othe
 });
 
 Deno.test({ name: "deno task server: env config, publish over HTTP, SIGTERM drains with 1012", ...sanitize }, async () => {
+  const demoDir = Deno.makeTempDirSync();
+  Deno.writeTextFileSync(`${demoDir}/index.html`, "<!doctype html><title>deno demo marker</title>");
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = probe.addr.port;
   probe.close();
   const child = new Deno.Command(`${ROOT}node_modules/.bin/deno`, {
-    args: ["run", "-A", `${ROOT}server/deno.ts`],
+    args: ["run", "-A", `${ROOT}server/deno.ts`, "--demo-dir", demoDir],
     cwd: ROOT,
     env: { WSE_HOST: "127.0.0.1", WSE_PORT: String(port), WSE_API_KEY: API_KEY, WSE_JWT_SECRET: SECRET },
     stdout: "piped",
@@ -327,6 +332,12 @@ Deno.test({ name: "deno task server: env config, publish over HTTP, SIGTERM drai
       }
     }
     assert.ok(up, `server did not come up: ${logs.join("")}`);
+    const demo = await fetch(`${httpUrl}/demo/`);
+    assert.equal(demo.status, 200);
+    assert.match(await demo.text(), /deno demo marker/);
+    const escape = await fetch(`${httpUrl}/demo/..%2f..%2fetc%2fpasswd`);
+    assert.equal(escape.status, 404);
+    await escape.body?.cancel();
     const { client } = await ready(`ws://127.0.0.1:${port}/wse?token=${await mint("cli-user")}`);
     await subscribe(client, ["cli.topic"]);
     const published = await api(httpUrl, "/api/publish", { topic: "cli.topic", type: "cli_event", payload: { x: 1 } });
@@ -350,5 +361,6 @@ Deno.test({ name: "deno task server: env config, publish over HTTP, SIGTERM drai
     await child.status;
     await collect;
     await out;
+    Deno.removeSync(demoDir, { recursive: true });
   }
 });

@@ -9,6 +9,7 @@ import { openBroker, startupSummary } from "./cli.ts";
 import { ConfigError, helpText, loadConfig, type CliConfig } from "./config.ts";
 import { createDenoServer, type DenoWseServer } from "./deno-server.ts";
 import { deno } from "./deno-runtime.ts";
+import { findDemoDir, serveDemo } from "./demo.ts";
 import { createLogger } from "./log.ts";
 import { DEFAULTS } from "./options.ts";
 import type { Logger } from "./types.ts";
@@ -36,7 +37,10 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return 0;
   }
   const logger = createLogger({ level: config.logLevel, base: { service: "wse" } });
-  if (config.demo) logger.warn("--demo is served by the Bun CLI only (bun run server --demo); ignored on Deno");
+  const demoDir = config.demo ? findDemoDir(config.demoDir, new URL(".", import.meta.url).pathname, deno.cwd()) : undefined;
+  if (config.demo && !demoDir) {
+    logger.warn("demo page not found; --demo ignored", { looked_for: `${config.demoDir ?? "client/demo"}/index.html` });
+  }
 
   let server: DenoWseServer;
   let brokerKind: string;
@@ -50,13 +54,15 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
   let listen;
   try {
-    listen = await server.listen();
+    listen = await server.listen(demoDir ? (request) => serveDemo(request, demoDir) : undefined);
   } catch (error) {
     logger.error("cannot listen", { error: error instanceof Error ? error.message : String(error) });
     await server.stop().catch(() => {});
     return 1;
   }
-  logger.info("wse server started", startupSummary({ ...config, demo: false }, listen, brokerKind, `deno ${deno.version.deno}`));
+  const summary = startupSummary({ ...config, demo: demoDir !== undefined }, listen, brokerKind, `deno ${deno.version.deno}`);
+  logger.info("wse server started", summary);
+  if (demoDir) logger.info("demo page", { url: `${summary.http}/demo/` });
   return await waitForShutdown(server, logger, config);
 }
 

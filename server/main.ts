@@ -9,10 +9,10 @@
  *
  * @module
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { join, normalize, resolve, sep } from "node:path";
+import { readFileSync } from "node:fs";
 import { ConfigError, helpText, loadConfig, type CliConfig } from "./config.ts";
 import { openBroker, startupSummary } from "./cli.ts";
+import { findDemoDir, serveDemo } from "./demo.ts";
 import { createLogger } from "./log.ts";
 import { DEFAULTS } from "./options.ts";
 import { createServer } from "./mod.ts";
@@ -51,7 +51,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return 1;
   }
 
-  const demoDir = config.demo ? findDemoDir(config.demoDir) : undefined;
+  const demoDir = config.demo ? findDemoDir(config.demoDir, import.meta.dir, process.cwd()) : undefined;
   if (config.demo && !demoDir) {
     logger.warn("demo page not found; --demo ignored", { looked_for: `${config.demoDir ?? "client/demo"}/index.html` });
   }
@@ -112,54 +112,13 @@ function serveWithDemo(server: WseServer, demoDir: string): { url: string; hostn
     hostname: options.host,
     port: options.port,
     fetch(request, srv) {
-      const url = new URL(request.url);
-      if (url.pathname === "/demo") return Response.redirect(`${url.origin}/demo/`, 302);
-      if (url.pathname.startsWith("/demo/")) return serveDemoFile(demoDir, url.pathname.slice("/demo/".length));
-      return server.fetch(request, srv) as Response | Promise<Response>;
+      return serveDemo(request, demoDir) ?? (server.fetch(request, srv) as Response | Promise<Response>);
     },
     websocket: server.websocket as Parameters<typeof Bun.serve>[0] extends { websocket?: infer W } ? W : never,
   });
   server.attach(bun);
   const hostname = bun.hostname ?? options.host;
   return { url: `ws://${hostForUrl(hostname)}:${bun.port}${options.path}`, hostname, port: bun.port ?? options.port };
-}
-
-const CONTENT_TYPES: Record<string, string> = {
-  html: "text/html; charset=utf-8",
-  js: "text/javascript; charset=utf-8",
-  mjs: "text/javascript; charset=utf-8",
-  css: "text/css; charset=utf-8",
-  json: "application/json",
-  svg: "image/svg+xml",
-  png: "image/png",
-  wasm: "application/wasm",
-  map: "application/json",
-};
-
-function serveDemoFile(root: string, relative: string): Response {
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(relative || "index.html");
-  } catch {
-    return new Response("bad path", { status: 400 });
-  }
-  const path = normalize(join(root, decoded));
-  if (path !== root && !path.startsWith(root + sep)) return new Response("not found", { status: 404 });
-  let file = path;
-  if (existsSync(file) && statSync(file).isDirectory()) file = join(file, "index.html");
-  if (!existsSync(file)) return new Response("not found", { status: 404 });
-  const ext = file.slice(file.lastIndexOf(".") + 1).toLowerCase();
-  return new Response(Bun.file(file), {
-    headers: { "content-type": CONTENT_TYPES[ext] ?? "application/octet-stream", "cache-control": "no-cache" },
-  });
-}
-
-/** The demo page directory: `--demo-dir`, else `client/demo` next to the sources or under the working directory. */
-function findDemoDir(explicit: string | undefined): string | undefined {
-  const candidates = explicit
-    ? [resolve(process.cwd(), explicit)]
-    : [resolve(import.meta.dir, "../client/demo"), resolve(process.cwd(), "client/demo")];
-  return candidates.find((dir) => existsSync(join(dir, "index.html")));
 }
 
 function hostForUrl(hostname: string): string {
