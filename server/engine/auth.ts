@@ -42,6 +42,8 @@ export const JWT_ALGORITHMS: readonly JwtAlgorithm[] = ["HS256", "HS384", "HS512
 const HMAC_ALGORITHMS: readonly JwtAlgorithm[] = ["HS256", "HS384", "HS512"];
 const ASYMMETRIC_ALGORITHMS: readonly JwtAlgorithm[] = ["RS256", "ES256", "EdDSA"];
 
+const utf8 = new TextEncoder();
+
 /** Smallest HMAC secret accepted (RFC 7518 §3.2 for HS256). */
 export const MIN_SECRET_BYTES = 32;
 /** Tokens longer than this (in UTF-8 bytes) are rejected without being parsed. */
@@ -204,7 +206,7 @@ export function createAuthenticator(config: AuthConfig = {}): Authenticator {
       throw new AuthError("AUTH_REQUIRED", "authentication token required");
     }
     if (typeof token !== "string") throw new AuthError("AUTH_FAILED", "token must be a string");
-    if (token.length > maxBytes || new TextEncoder().encode(token).byteLength > maxBytes) {
+    if (token.length > maxBytes || utf8.encode(token).byteLength > maxBytes) {
       throw new AuthError("AUTH_FAILED", `token larger than ${maxBytes} bytes`);
     }
     let header: { alg?: unknown; kid?: unknown };
@@ -322,7 +324,7 @@ function resolveAlgorithms(config: AuthConfig): JwtAlgorithm[] {
 }
 
 function secretSlot(secret: string | Uint8Array, kid: string | undefined, label: string): KeySlot {
-  const bytes = typeof secret === "string" ? new TextEncoder().encode(secret) : secret;
+  const bytes = typeof secret === "string" ? utf8.encode(secret) : secret;
   if (!(bytes instanceof Uint8Array)) throw new AuthConfigError(`JWT ${label} must be a string or bytes`);
   if (bytes.byteLength < MIN_SECRET_BYTES) {
     throw new AuthConfigError(`JWT ${label} is ${bytes.byteLength} bytes; at least ${MIN_SECRET_BYTES} are required`);
