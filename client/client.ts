@@ -941,7 +941,8 @@ export class WSEClient implements AsyncIterable<WSEEvent> {
   #sendEnvelope(env: Envelope, session: Session | undefined = this.#session, plaintext = false): void {
     if (!session || session.phase === "dead" || session.socket.readyState !== 1) throw new WSEConnectionError("not connected");
     const frame = session.wire.encode(env, { plaintext });
-    session.socket.send(frame);
+    // Frames are built in fresh ArrayBuffers, never shared memory.
+    session.socket.send(frame as string | Uint8Array<ArrayBuffer>);
     this.#stats.messagesSent++;
     this.#stats.bytesSent += frameSize(frame);
   }

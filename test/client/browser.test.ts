@@ -5,7 +5,8 @@
  * Screenshots go to `dist/screenshots/`.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { buildBrowser } from "../../scripts/build-browser.ts";
@@ -16,11 +17,16 @@ let browser: Browser;
 let server: ServerProcess;
 let token: string;
 
+// The page is built from the current sources into a scratch directory (the committed
+// client/demo/*.js stay untouched) and served with --demo-dir.
+const BUILD = mkdtempSync(join(tmpdir(), "wse-browser-"));
+const DEMO_ARGS = ["--demo-dir", join(BUILD, "demo")];
+
 beforeAll(async () => {
-  await buildBrowser();
+  await buildBrowser({ outdir: BUILD, demoDir: join(BUILD, "demo") });
   mkdirSync(SHOTS, { recursive: true });
   token = await mintToken("browser-user");
-  server = await startServer({ args: ["--demo"] });
+  server = await startServer({ args: DEMO_ARGS });
   browser = await chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
@@ -30,6 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.kill();
+  rmSync(BUILD, { recursive: true, force: true });
 });
 
 async function openPage(path: string): Promise<{ page: Page; errors: string[] }> {
@@ -111,7 +118,7 @@ describe("demo page", () => {
     // Kill the server mid-stream and bring it back on the same port (memory state lost).
     await server.kill("SIGKILL");
     await page.waitForFunction(() => document.querySelector('[data-testid="state"]')?.textContent !== "ready", null, { timeout: 10_000 });
-    server = await startServer({ port: server.port, args: ["--demo"] });
+    server = await startServer({ port: server.port, args: DEMO_ARGS });
     await page.waitForFunction(() => document.querySelector('[data-testid="state"]')?.textContent === "ready", null, { timeout: 20_000 });
     for (let i = 7; i <= 9; i++) await publish(server, "demo.events", "price_update", { symbol: "WSE", price: 100 + i, n: i });
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="event"]').length >= 9, null, { timeout: 10_000 });

@@ -58,9 +58,9 @@ export async function dropAndRecover(server: ServerProcess): Promise<void> {
     const res = await fetch(`${server.http}/api/disconnect`, {
       method: "POST",
       headers: { authorization: `Bearer ${API_KEY}`, "content-type": "application/json" },
-      body: JSON.stringify({ connection_id: client.connectionId, code: 1012 }),
+      body: JSON.stringify({ connection_id: client.connectionId, code: 4300 }),
     });
-    await res.body?.cancel();
+    assert.equal(res.status, 200, await res.text());
     await waitFor(() => client.state !== "ready", 3000, "the drop");
     for (let i = 5; i < 10; i++) await publish(server, "rt.drop", "n", { i });
     await waitFor(() => data().length === 10, 8000, "the replay");

@@ -92,9 +92,18 @@ interface Child {
   onStderr(listener: (text: string) => void): void;
 }
 
+/** The slice of Bun's API `launch` uses (typed locally so Deno and Node type-check this file). */
+interface BunSpawner {
+  spawn(cmd: string[], options: { cwd: string; env: Record<string, string>; stdout: "ignore"; stderr: "pipe" }): {
+    exited: Promise<number>;
+    stderr: ReadableStream<Uint8Array>;
+    kill(signal?: string): void;
+  };
+}
+
 /** Spawns `bun argv…`: with `Bun.spawn` under Bun (whose test runner reaps node:child_process children), else node:child_process. */
 function launch(argv: string[], env: Record<string, string>): Child {
-  const bun = (globalThis as { Bun?: typeof Bun }).Bun;
+  const bun = (globalThis as { Bun?: BunSpawner }).Bun;
   if (bun) {
     const proc = bun.spawn([BUN, ...argv], { cwd: ROOT, env, stdout: "ignore", stderr: "pipe" });
     let finished = false;
@@ -104,7 +113,7 @@ function launch(argv: string[], env: Record<string, string>): Child {
     const listeners: Array<(t: string) => void> = [];
     (async () => {
       const decoder = new TextDecoder();
-      const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
+      const reader = proc.stderr.getReader();
       while (true) {
         const { done, value } = await reader.read();
         if (done) break;
