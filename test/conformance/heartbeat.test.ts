@@ -9,8 +9,8 @@ import { ClientPool, connectReady, payloadOf, testWith } from "./support.ts";
 import { startTarget } from "./target.ts";
 import { isoSkewMs, ofType, sleep } from "./wire.ts";
 
-const PING_MS = 1000;
-const IDLE_MS = 3000;
+const PING_MS = 700;
+const IDLE_MS = 2000;
 const target = await startTarget({ pingIntervalMs: PING_MS, idleTimeoutMs: IDLE_MS });
 afterAll(() => target.stop());
 const pool = new ClientPool();
@@ -63,6 +63,15 @@ describe("server ping", () => {
     expect(isoSkewMs(payloadOf(frame.envelope).server_time)).toBeLessThan(5000);
   });
 
+  testWith(target, ["jwt", "short-ping"], "server pings keep coming every ping_interval", async () => {
+    const client = await connectReady(pool, target);
+    const since = client.mark();
+    const keepAlive = setInterval(() => client.send({ c: "WSE", t: "ping", p: { timestamp: Date.now() } }), IDLE_MS / 4);
+    const pings = await client.waitForCount(ofType("ping"), 3, PING_MS * 5, since).finally(() => clearInterval(keepAlive));
+    const gaps = pings.slice(1).map((f, i) => f.receivedAt - pings[i]!.receivedAt);
+    for (const gap of gaps) expect(gap).toBeGreaterThan(PING_MS / 2);
+  });
+
   testWith(target, ["jwt", "short-ping"], "server pings stay plaintext text on an encrypted connection", async () => {
     const client = await connectReady(pool, target, { encryption: true });
     expect(client.key).not.toBeNull();
@@ -83,9 +92,23 @@ describe("idle close", () => {
     expect(close.at - opened).toBeGreaterThanOrEqual(IDLE_MS - 500);
   });
 
+  testWith(target, ["jwt", "short-idle", "api"], "receiving publications does not count as activity: a silent subscriber is closed 4000", async () => {
+    const client = await connectReady(pool, target);
+    const topic = `idle.${crypto.randomUUID().slice(0, 8)}`;
+    await client.subscribe([topic]);
+    const until = Date.now() + IDLE_MS + 4000;
+    let sent = 0;
+    while (!client.closeInfo && Date.now() < until) {
+      await target.publish(topic, "keepalive?", { sent: sent++ });
+      await sleep(250);
+    }
+    expect(client.closeInfo?.code).toBe(4000);
+    expect(client.frames.filter((f) => f.envelope?.tp === topic).length).toBeGreaterThan(3);
+  });
+
   testWith(target, ["jwt", "short-idle"], "a connection that keeps pinging stays open past idle_timeout", async () => {
     const client = await connectReady(pool, target);
-    const until = Date.now() + IDLE_MS * 2;
+    const until = Date.now() + IDLE_MS * 1.75;
     while (Date.now() < until) {
       client.send({ c: "WSE", t: "ping", p: { timestamp: Date.now() } });
       await sleep(IDLE_MS / 4);
@@ -97,7 +120,7 @@ describe("idle close", () => {
     const client = await connectReady(pool, target);
     let answered = 0;
     let cursor = client.mark();
-    const until = Date.now() + IDLE_MS * 2;
+    const until = Date.now() + IDLE_MS * 1.75;
     while (Date.now() < until && !client.closeInfo) {
       const pings = client.frames.slice(cursor).filter(ofType("ping"));
       cursor = client.mark();

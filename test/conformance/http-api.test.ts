@@ -4,9 +4,9 @@
  * connections with the given code, `GET /api/history/:topic` agrees with what subscribers got.
  */
 import { afterAll, describe, expect } from "bun:test";
-import { ClientPool, connectReady, payloadOf, testWith, uniqueTopic } from "./support.ts";
-import { startTarget } from "./target.ts";
-import { onTopic, sleep } from "./wire.ts";
+import { ClientPool, connectReady, payloadOf, testSpawned, testWith, uniqueTopic } from "./support.ts";
+import { startTarget, type Target } from "./target.ts";
+import { onTopic, sleep, WireClient } from "./wire.ts";
 
 const target = await startTarget({});
 afterAll(() => target.stop());
@@ -78,5 +78,31 @@ describe("HTTP API", () => {
     expect(body.offset).toBe(3);
     expect(body.publications.map((p: { offset: number }) => p.offset)).toEqual([2, 3]);
     expect(body.publications.map((p: { id: string }) => p.id)).toEqual([got[2]!.envelope!.id, got[3]!.envelope!.id]);
+  });
+});
+
+describe("connection limit", () => {
+  let small: Target | null = null;
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  testSpawned("beyond WSE_MAX_CONNECTIONS the upgrade is refused; a freed slot is usable again", async () => {
+    small = await startTarget({ extraEnv: { WSE_MAX_CONNECTIONS: "3" } });
+    const held = [];
+    for (let i = 0; i < 3; i++) held.push(await connectReady(pool, small, { claims: { sub: `slot-${i}` } }));
+    const { url, headers } = small.withToken(await small.mintToken({ sub: "one-too-many" }));
+    let refused = false;
+    try {
+      const extra = await WireClient.connect(url, { headers, timeoutMs: 3000 });
+      refused = !!(await extra.waitClose(3000).catch(() => null));
+    } catch {
+      refused = true;
+    }
+    expect(refused).toBe(true);
+    await held[0]!.close();
+    await sleep(200);
+    const again = await connectReady(pool, small, { claims: { sub: "slot-again" } });
+    expect(again.closeInfo).toBeNull();
   });
 });

@@ -5,6 +5,7 @@
  */
 import { afterAll, describe, expect } from "bun:test";
 import { ClientPool, connectReady, payloadOf, testWith, uniqueTopic } from "./support.ts";
+import { RawWebSocket } from "./raw-socket.ts";
 import { startTarget } from "./target.ts";
 import { ofType, sleep, type WireClient } from "./wire.ts";
 
@@ -105,6 +106,24 @@ describe("presence with two connections of one user", () => {
     const leave = await observer.waitFor(ofType("presence_leave"), 5000);
     expect(payloadOf(leave.envelope)).toMatchObject({ topic, user_id: "carol" });
     expect(carol.closeInfo).toBeNull();
+  });
+
+  testWith(target, ["jwt", "presence"], "a connection dropped without a close frame still leaves", async () => {
+    const topic = uniqueTopic("drop");
+    const observer = await connectReady(pool, target, { claims: { sub: "observer5" } });
+    await observer.subscribe([topic]);
+    const { url, headers } = target.withToken(await target.mintToken({ sub: "frank" }));
+    const raw = await RawWebSocket.open(url, headers);
+    try {
+      expect(await raw.until(() => raw.jsonMessages().some((m) => m.t === "server_ready"), 5000)).toBe(true);
+      raw.sendText(JSON.stringify({ c: "WSE", t: "client_hello", v: 1, p: { client_version: "raw", protocol_version: 2, features: {} } }));
+      raw.sendText(JSON.stringify({ c: "WSE", t: "subscription_update", p: { action: "subscribe", topics: [topic], presence: { via: "raw" } } }));
+      await observer.waitFor(ofType("presence_join"), 5000);
+    } finally {
+      raw.destroy(); // TCP gone, no close frame
+    }
+    const leave = await observer.waitFor(ofType("presence_leave"), 10_000);
+    expect(payloadOf(leave.envelope)).toMatchObject({ topic, user_id: "frank" });
   });
 
   testWith(target, ["jwt", "presence", "api"], "GET /api/presence/:topic matches presence_request", async () => {

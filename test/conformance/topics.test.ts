@@ -3,8 +3,8 @@
  * client publish): what a subscriber sees on the wire.
  */
 import { afterAll, describe, expect } from "bun:test";
-import { ClientPool, connectReady, payloadOf, testWith, uniqueTopic } from "./support.ts";
-import { startTarget } from "./target.ts";
+import { ClientPool, connectReady, payloadOf, testSpawned, testWith, uniqueTopic } from "./support.ts";
+import { startTarget, type Target } from "./target.ts";
 import { isoSkewMs, onTopic, sleep, type WireClient } from "./wire.ts";
 
 const target = await startTarget({ clientPublish: true });
@@ -240,5 +240,29 @@ describe("client publish", () => {
     expect(got.p).toEqual({ text: "hi" });
     expect(got.e).toBe(p.epoch);
     expect(got.o).toBe(0);
+  });
+});
+
+describe("client publish switched off (the default)", () => {
+  let closed: Target | null = null;
+  afterAll(async () => {
+    await closed?.stop();
+  });
+
+  testSpawned("publish → an error echoing cid, and nothing is delivered", async () => {
+    closed = await startTarget({ clientPublish: false });
+    const publisher = await connectReady(pool, closed, { claims: { sub: "nopub" } });
+    const reader = await connectReady(pool, closed, { claims: { sub: "reader" } });
+    const topic = uniqueTopic("nopub");
+    await reader.subscribe([topic]);
+    const since = publisher.mark();
+    publisher.send({ t: "publish", p: { topic, type: "message", payload: {} }, cid: "off-1" });
+    const err = await publisher.waitForType("error", 5000, since);
+    expect(typeof payloadOf(err).code).toBe("string");
+    expect(err.cid).toBe("off-1");
+    await closed.publish(topic, "marker", {});
+    const first = await reader.waitFor(onTopic(topic), 5000);
+    expect(first.envelope!.t).toBe("marker");
+    expect(first.envelope!.o).toBe(0);
   });
 });
