@@ -298,10 +298,18 @@ export class WSEClient implements AsyncIterable<WSEEvent> {
    * failure unless `retryInitialConnect`, then only on final errors (auth, encryption refused,
    * attempts exhausted).
    */
-  async connect(): Promise<void> {
-    if (this.#state === "closed") throw this.#finalError ?? new WSEConnectionError("client is closed");
-    if (this.#state === "ready") return;
+  connect(): Promise<void> {
+    if (this.#state === "closed") return Promise.reject(this.#finalError ?? new WSEConnectionError("client is closed"));
+    if (this.#state === "ready") return Promise.resolve();
     if (this.#loop) return this.#waitReady();
+    this.#connecting ??= this.#connectOnce().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+  #connecting?: Promise<void>;
+
+  async #connectOnce(): Promise<void> {
     await this.#offline?.restore().catch(() => undefined);
     if (this.options.retryInitialConnect) {
       this.#loop = this.#runLoop(true);
@@ -356,7 +364,8 @@ export class WSEClient implements AsyncIterable<WSEEvent> {
     this.#wake?.();
     const session = this.#session;
     if (session && session.phase === "ready") session.socket.close(4000, "client reconnect");
-    else if (!this.#loop) this.#loop = this.#runLoop(false);
+    else if (!this.#loop && !this.#connecting && this.#state === "disconnected") this.#loop = this.#runLoop(false);
+    // Otherwise an attempt is already under way (or the loop was just woken).
   }
 
   /** Switches to another server URL (added to the endpoints) and reconnects there. */

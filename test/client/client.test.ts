@@ -11,6 +11,8 @@ import {
   WSERateLimitError,
   WSETimeoutError,
 } from "../../client/mod.ts";
+import type { TopicSequencer } from "../../wasm/api.ts";
+import { createSequencer } from "../../wasm/mod.ts";
 import { mintToken, publish, type ServerProcess, sleep, startServer, streamProblems, waitFor } from "./support.ts";
 
 let server: ServerProcess;
@@ -166,6 +168,36 @@ describe("client against the real server", () => {
     expect(events.some((e) => e.type === "discontinuity")).toBe(false);
     expect(client.getStats().reconnectCount).toBe(1);
     expect(client.getStats().sequencer.recoveriesSucceeded).toBe(1);
+  }, 20_000);
+
+  test("a lost frame is a gap: one recovery request, the replay fills it, no dup", async () => {
+    // Simulated loss: the first sight of offsets 3 and 4 is dropped before the client sees it,
+    // as if those frames never arrived.
+    const real = createSequencer();
+    const lose = new Set([3, 4]);
+    const lossy: TopicSequencer = {
+      check: (topic, epoch, offset) => {
+        if (topic === "e2e.gap" && lose.delete(offset)) return "duplicate";
+        return real.check(topic, epoch, offset);
+      },
+      reset: (t, e, o) => real.reset(t, e, o),
+      position: (t) => real.position(t),
+      forget: (t) => real.forget(t),
+      positions: () => real.positions(),
+    };
+    await using client = await connect(server.url, { token, topics: ["e2e.gap"], sequencer: lossy });
+    const events = collect(client);
+    const data = () => events.filter((e) => e.topic === "e2e.gap" && e.category === "U");
+    for (let i = 0; i < 12; i++) await publish(server, "e2e.gap", "n", { i });
+    await waitFor(() => data().length === 12, 8000, "all 12 events after recovery");
+    await sleep(100);
+    expect(data().map((e) => e.payload.i)).toEqual([...Array(12).keys()]);
+    expect(streamProblems(events, "e2e.gap")).toEqual([]);
+    const stats = client.getStats().sequencer;
+    expect(stats.gapsDetected).toBeGreaterThanOrEqual(1);
+    expect(stats.recoveryRequests).toBe(1);
+    expect(events.some((e) => e.type === "discontinuity")).toBe(false);
+    expect(events.filter((e) => e.type === "recovery").length).toBe(1);
   }, 20_000);
 
   test("forceReconnect keeps the stream whole", async () => {
@@ -350,6 +382,23 @@ describe("server restart mid-stream", () => {
     } finally {
       await first.kill();
       await second?.kill();
+    }
+  }, 20_000);
+});
+
+describe("client lifecycle edges", () => {
+  test("concurrent connect() calls share one connection", async () => {
+    const server2 = await startServer();
+    try {
+      const client = new WSEClient(server2.url, { token });
+      await Promise.all([client.connect(), client.connect(), client.connect()]);
+      expect(client.state).toBe("ready");
+      const metrics = await (await fetch(`${server2.http}/metrics`)).text();
+      expect(metrics).toMatch(/^wse_connections_total 1$/m);
+      expect(metrics).toMatch(/^wse_connections 1$/m);
+      await client.close();
+    } finally {
+      await server2.kill();
     }
   }, 20_000);
 });
