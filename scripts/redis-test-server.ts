@@ -60,11 +60,24 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Sends a signal by pid: Deno's `ChildProcess.kill` delivers only the first signal it is given,
+ * so pause/resume followed by a stop would otherwise leave the server running there.
+ */
+function signal(child: ChildProcess, name: NodeJS.Signals): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(child.pid, name);
+  } catch {
+    // already gone
+  }
+}
+
 function waitForExit(child: ChildProcess, timeoutMs: number): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
-      child.kill("SIGKILL");
+      signal(child, "SIGKILL");
       resolve();
     }, timeoutMs);
     child.once("exit", () => {
@@ -111,6 +124,7 @@ export async function startRedisServer(options: RedisTestServerOptions = {}): Pr
   const timeoutMs = options.startTimeoutMs ?? 10_000;
   let port = options.port ?? 0;
   let child: ChildProcess | null = null;
+  let paused = false;
   for (let attempt = 0; child === null; attempt++) {
     const candidate = port || (await freePort());
     try {
@@ -134,22 +148,26 @@ export async function startRedisServer(options: RedisTestServerOptions = {}): Pr
     async stop() {
       if (!child) return;
       const current = child;
-      current.kill("SIGCONT");
-      current.kill("SIGTERM");
+      this.resume();
+      signal(current, "SIGTERM");
       await waitForExit(current, 5_000);
     },
     async kill() {
       if (!child) return;
       const current = child;
-      current.kill("SIGCONT");
-      current.kill("SIGKILL");
+      this.resume();
+      signal(current, "SIGKILL");
       await waitForExit(current, 5_000);
     },
     pause() {
-      child?.kill("SIGSTOP");
+      if (!child || paused) return;
+      signal(child, "SIGSTOP");
+      paused = true;
     },
     resume() {
-      child?.kill("SIGCONT");
+      if (!child || !paused) return;
+      signal(child, "SIGCONT");
+      paused = false;
     },
   };
   return server;
