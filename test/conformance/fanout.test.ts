@@ -69,7 +69,7 @@ describe("fan-out across variants", () => {
         for (const f of frames) {
           const n = byOffset.get(f.envelope!.o as number)!;
           expect((f.envelope!.p as { n: number }).n).toBe(n);
-          expect({ variant, o: f.envelope!.o, kind: f.kind }).toEqual({ variant, o: f.envelope!.o, kind: expectedKind(variant, large(n)) });
+          expect({ variant, o: f.envelope!.o, kind: f.kind as string }).toEqual({ variant, o: f.envelope!.o, kind: expectedKind(variant, large(n)) });
         }
       }
       // One id per publication, the same across all variants.

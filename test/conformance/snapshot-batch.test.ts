@@ -9,6 +9,7 @@ import { SignJWT } from "jose";
 import { ClientPool, connectReady, isExternal, payloadOf, testWith, uniqueTopic } from "./support.ts";
 import { randomSecret, startTarget } from "./target.ts";
 import { ofType, onTopic, type WireClient } from "./wire.ts";
+import type { WseServer } from "../../server/types.ts";
 
 const target = await startTarget({});
 afterAll(() => target.stop());
@@ -57,7 +58,7 @@ describe("batch", () => {
 
 describe("snapshots (in-process server with a snapshot provider)", () => {
   const secret = randomSecret();
-  let server: { listen(): Promise<{ url: string }>; stop(): Promise<void> } | null = null;
+  let server: WseServer | null = null;
   let url = "";
   const asked: { user: string; topic: string }[] = [];
 
@@ -68,21 +69,22 @@ describe("snapshots (in-process server with a snapshot provider)", () => {
   async function setup(): Promise<string> {
     if (server) return url;
     const mod = await import("../../server/mod.ts");
-    server = mod.createServer({
+    const created = mod.createServer({
       host: "127.0.0.1",
       port: 0,
       jwt: { secret },
       logger: { debug() {}, info() {}, warn() {}, error() {} },
       hooks: {
-        snapshot: (conn: { userId: string }, topic: string) => {
+        snapshot: (conn, topic) => {
           asked.push({ user: conn.userId, topic });
           if (topic.startsWith("typed.")) return { type: "board_snapshot", payload: { topic, rows: [1, 2, 3] } };
           if (topic.startsWith("bare.")) return { price: 42 };
           return null;
         },
       },
-    }) as unknown as NonNullable<typeof server>;
-    url = (await server.listen()).url;
+    });
+    server = created;
+    url = (await created.listen()).url;
     return url;
   }
 
