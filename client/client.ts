@@ -102,13 +102,13 @@ export interface ClientStats {
   connectedSince: number | null;
   encryption: { enabled: boolean; decryptFailures: number };
   compression: { zstd: boolean; format: "json" | "msgpack" };
-  sequencer: ReturnType<RecoveryTracker["getStats"]>;
+  sequencer: { currentSequence: number } & ReturnType<RecoveryTracker["getStats"]>;
   queueSize: number;
   eventsDropped: number;
   network: { quality: ConnectionQuality; latencyMs: number; jitterMs: number; packetLoss: number; stability: number };
   circuitBreaker: ReturnType<CircuitBreaker["getStats"]>;
   rateLimiter: ReturnType<TokenBucket["getStats"]>;
-  offlineQueue: ReturnType<OfflineQueue["getStats"]> | null;
+  offlineQueue: ReturnType<OfflineQueue["getStats"]>;
   connectionPool: ReturnType<ConnectionPool["getStats"]> | null;
   protocolErrors: number;
 }
@@ -225,6 +225,8 @@ export class WSEClient implements AsyncIterable<WSEEvent> {
   #stats = { messagesReceived: 0, messagesSent: 0, bytesReceived: 0, bytesSent: 0, reconnectCount: 0, protocolErrors: 0 };
   #connectedSince: number | null = null;
   #everReady = false;
+  /** Last server `seq` seen (diagnostic; ordering is per topic). */
+  #lastSeq = 0;
 
   /** Creates a client without connecting. `url` may be omitted when `options.endpoints` is given. */
   constructor(url: string | undefined, options: WSEClientOptions = {}) {
@@ -630,13 +632,13 @@ export class WSEClient implements AsyncIterable<WSEEvent> {
       connectedSince: this.#connectedSince,
       encryption: { enabled: this.encrypted, decryptFailures: this.#session?.wire.decryptFailures ?? 0 },
       compression: { zstd: this.options.zstd, format: this.options.format },
-      sequencer: this.#tracker.getStats(),
+      sequencer: { currentSequence: this.#lastSeq, ...this.#tracker.getStats() },
       queueSize: this.#queue.size,
       eventsDropped: this.#queue.dropped,
       network: { quality: net.quality, latencyMs: net.latencyMs, jitterMs: net.jitterMs, packetLoss: net.packetLoss, stability: net.stability },
       circuitBreaker: this.#breaker.getStats(),
       rateLimiter: this.#limiter.getStats(),
-      offlineQueue: this.#offline?.getStats() ?? null,
+      offlineQueue: this.#offline?.getStats() ?? { size: 0, capacity: 0, enabled: false, maxAgeMs: 0, dropped: 0, storage: "none" },
       connectionPool: this.options.endpoints.length > 1 ? this.#pool.getStats() : null,
       protocolErrors: this.#stats.protocolErrors,
     };
@@ -1027,6 +1029,7 @@ export class WSEClient implements AsyncIterable<WSEEvent> {
 
   #handleEnvelope(session: Session, env: Envelope): void {
     const p = env.p;
+    if (env.seq !== undefined) this.#lastSeq = env.seq;
     switch (env.t) {
       case "server_ready":
         return this.#onServerReady(session, env);

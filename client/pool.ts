@@ -45,6 +45,7 @@ export interface EndpointStats {
   successes: number;
   failures: number;
   consecutiveFailures: number;
+  consecutiveSuccesses: number;
   avgLatencyMs: number;
 }
 
@@ -54,6 +55,7 @@ interface Endpoint {
   successes: number;
   failures: number;
   consecutiveFailures: number;
+  consecutiveSuccesses: number;
   lastFailureAt: number;
   outcomes: boolean[];
   latencies: number[];
@@ -98,6 +100,7 @@ export class ConnectionPool {
       successes: 0,
       failures: 0,
       consecutiveFailures: 0,
+      consecutiveSuccesses: 0,
       lastFailureAt: 0,
       outcomes: [],
       latencies: [],
@@ -152,6 +155,7 @@ export class ConnectionPool {
     const e = this.#get(url);
     e.successes++;
     e.consecutiveFailures = 0;
+    e.consecutiveSuccesses++;
     this.#pushOutcome(e, true);
     if (latencyMs !== undefined) this.recordLatency(url, latencyMs);
   }
@@ -161,6 +165,7 @@ export class ConnectionPool {
     const e = this.#get(url);
     e.failures++;
     e.consecutiveFailures++;
+    e.consecutiveSuccesses = 0;
     e.lastFailureAt = this.#now();
     this.#pushOutcome(e, false);
   }
@@ -187,7 +192,7 @@ export class ConnectionPool {
   /** Adds an endpoint at runtime (no-op when present). */
   add(url: string): void {
     if (this.#endpoints.some((e) => e.url === url)) return;
-    this.#endpoints.push({ url, active: 0, successes: 0, failures: 0, consecutiveFailures: 0, lastFailureAt: 0, outcomes: [], latencies: [] });
+    this.#endpoints.push({ url, active: 0, successes: 0, failures: 0, consecutiveFailures: 0, consecutiveSuccesses: 0, lastFailureAt: 0, outcomes: [], latencies: [] });
   }
 
   /** Per-endpoint health for `WSEClient.getStats()`. */
@@ -200,6 +205,7 @@ export class ConnectionPool {
       successes: e.successes,
       failures: e.failures,
       consecutiveFailures: e.consecutiveFailures,
+      consecutiveSuccesses: e.consecutiveSuccesses,
       avgLatencyMs: e.latencies.length ? Math.round((e.latencies.reduce((a, b) => a + b, 0) / e.latencies.length) * 10) / 10 : 0,
     }));
   }
