@@ -58,7 +58,31 @@ export function markdownTable(table: Table): string {
   ].join("\n");
 }
 
-function readCodecResults(): unknown {
+interface CodecCell {
+  operation: string;
+  size: number;
+  implementation: string;
+  messagesPerSec: number;
+  vsWasm: number;
+}
+
+/** A compact table of the codec benchmark's JSON (1 KB cells and the handshake), when present. */
+function codecTable(codec: Record<string, unknown> | null): Table | null {
+  if (!codec) return null;
+  const rows: (string | number)[][] = [];
+  for (const [file, report] of Object.entries(codec)) {
+    const r = report as { runtime?: string; date?: string; results?: CodecCell[] };
+    for (const cell of r.results ?? []) {
+      if (cell.size !== 1024 && !/handshake/i.test(cell.operation)) continue;
+      rows.push([r.runtime ?? file, cell.operation, cell.implementation, Math.round(cell.messagesPerSec).toLocaleString("en-US"), `${cell.vsWasm.toFixed(2)}×`]);
+    }
+  }
+  return rows.length
+    ? { title: "Codec (from `bench/codec.ts`, bench/results/codec-*.json): 1 KB messages and the key exchange", columns: ["runtime", "operation", "implementation", "ops/s", "vs WASM"], rows }
+    : null;
+}
+
+function readCodecResults(): Record<string, unknown> | null {
   const dir = `${ROOT}bench/results`;
   if (!existsSync(dir)) return null;
   const files = readdirSync(dir).filter((f) => /^codec.*\.json$/.test(f));
@@ -138,6 +162,8 @@ async function main(): Promise<void> {
   ctx.log(`\n${renderTable(targetTable)}`);
   const charts = writeCharts(reports, outDir);
   const codec = readCodecResults();
+  const codecSummary = codecTable(codec);
+  if (codecSummary) ctx.log(`\n${renderTable(codecSummary)}`);
   const result = { conditions, seconds: (Date.now() - started.getTime()) / 1000, targets, reports, codec, charts };
   writeFileSync(`${outDir}/${mode}.json`, JSON.stringify(result, null, 2) + "\n");
   const md = [
@@ -153,6 +179,7 @@ async function main(): Promise<void> {
       ...r.notes.map((n) => `- ${n}`),
       "",
     ]),
+    ...(codecSummary ? ["#### Codec", "", markdownTable(codecSummary), ""] : []),
   ].join("\n");
   writeFileSync(`${outDir}/${mode}.md`, md);
   const partial = only !== undefined || systems !== undefined;
