@@ -40,6 +40,7 @@ interface ChatLine {
   color: string;
   text: string;
   mine: boolean;
+  system?: boolean;
 }
 
 interface Member {
@@ -83,9 +84,9 @@ function describe(event: WSEEvent): string {
   if (event.type === "discontinuity") {
     const p = event.payload as { reason?: string; previous?: { offset: number } | null; current?: { offset: number } };
     const from = p.previous ? `#${p.previous.offset}` : "the start";
-    return `stream restarted after ${from} (${p.reason}) — later events are lost`;
+    return `history lost after ${from} (${p.reason})`;
   }
-  if (event.type === "recovery") return `reconnected: ${(event.payload as { count?: number }).count ?? 0} missed events replayed, nothing lost`;
+  if (event.type === "recovery") return `reconnected, ${(event.payload as { count?: number }).count ?? 0} replayed, none lost`;
   return JSON.stringify(event.payload);
 }
 
@@ -157,6 +158,17 @@ function App({ token }: { token?: string }) {
           color: p.color ?? "#8b95a7",
           text: String(p.text ?? ""),
           mine: p.from === clientKey,
+        }]);
+        return;
+      }
+      if (event.topic === CHAT_TOPIC && event.type === "discontinuity") {
+        setChat((lines) => [...lines.slice(-199), {
+          key: `gap:${event.timestamp}:${lines.length}`,
+          name: "",
+          color: "",
+          text: "The server restarted — messages sent meanwhile may be missing.",
+          mine: false,
+          system: true,
         }]);
         return;
       }
@@ -236,7 +248,7 @@ function App({ token }: { token?: string }) {
         <Stat label="Received" id="received" value={stats?.messagesReceived ?? 0} />
         <Stat label="Reconnects" id="reconnects" value={stats?.reconnectCount ?? 0} />
         <Stat label="Dups dropped" id="dups" value={seq?.duplicatesDetected ?? 0} />
-        <Stat label="Recovered / lost" id="recoveries" value={`${seq?.recoveriesSucceeded ?? 0} / ${seq?.discontinuities ?? 0}`} />
+        <Stat label="Recovered / gaps" id="recoveries" value={`${seq?.recoveriesSucceeded ?? 0} / ${seq?.discontinuities ?? 0}`} />
       </section>
 
       <div className="grid">
@@ -283,12 +295,16 @@ function App({ token }: { token?: string }) {
               ))}
             </div>
             <ul className="messages" ref={chatRef} data-testid="chat">
-              {chat.map((line) => (
-                <li key={line.key} className={`msg${line.mine ? " mine" : ""}`}>
-                  <div className="who" style={{ color: line.color }}>{line.name}</div>
-                  {line.text}
-                </li>
-              ))}
+              {chat.map((line) =>
+                line.system
+                  ? <li key={line.key} className="msg-system" data-testid="chat-gap">{line.text}</li>
+                  : (
+                    <li key={line.key} className={`msg${line.mine ? " mine" : ""}`}>
+                      <div className="who" style={{ color: line.color }}>{line.name}</div>
+                      {line.text}
+                    </li>
+                  )
+              )}
               {chat.length === 0 && <li className="note">No messages yet. Say hello!</li>}
             </ul>
             <form

@@ -113,6 +113,7 @@ describe("demo page", () => {
     await page.keyboard.press("Enter");
     await page.waitForFunction(() => document.querySelector('[data-testid="chat"]')?.textContent?.includes("hello from chromium"), null, { timeout: 10_000 });
     await page.waitForFunction(() => document.querySelector('[data-testid="presence-count"]')?.textContent === "1 online", null, { timeout: 10_000 });
+    await page.waitForTimeout(400); // let the row animations settle for the picture
     await page.screenshot({ path: join(SHOTS, "demo-connected.png") });
 
     // Kill the server mid-stream and bring it back on the same port (memory state lost).
@@ -128,6 +129,21 @@ describe("demo page", () => {
     const offsets = await page.$$eval('[data-testid="event"]', (rows) => rows.map((r) => r.getAttribute("data-offset")));
     // Newest first: 3 events of the new stream (offsets 2,1,0), then 6 of the old one (5…0); no duplicates.
     expect(offsets).toEqual(["2", "1", "0", "5", "4", "3", "2", "1", "0"]);
+    // Both topics (events and chat) lost their history: two discontinuities, the chat shows a note.
+    await page.waitForFunction(() => document.querySelector('[data-testid="recoveries"]')?.textContent === "0 / 2", null, { timeout: 5000 });
+    expect(await page.getByTestId("chat-gap").count()).toBe(1);
+    // "Drop & recover": the client drops its own socket; the server is up, so nothing is lost.
+    await page.getByRole("button", { name: "Drop & recover" }).click();
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="recovery"]').length === 1, null, { timeout: 10_000 });
+    await page.waitForFunction(() => document.querySelector('[data-testid="state"]')?.textContent === "ready", null, { timeout: 10_000 });
+    await publish(server, "demo.events", "price_update", { symbol: "WSE", price: 110, n: 10 });
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="event"]').length === 10, null, { timeout: 10_000 });
+    await page.waitForTimeout(1200); // stats refresh once a second
+    expect(await page.getByTestId("reconnects").textContent()).toBe("2");
+    // Only the events topic had a position to recover from (the restarted chat stream is still empty).
+    expect(await page.getByTestId("recoveries").textContent()).toBe("1 / 2");
+    const dotColor = await page.$eval('[data-testid="state-pill"] .dot', (el) => getComputedStyle(el).backgroundColor);
+    expect(dotColor).toBe("rgb(62, 207, 142)");
     await page.screenshot({ path: join(SHOTS, "demo-recovered.png") });
     expect(errors).toEqual([]);
     await page.close();
