@@ -14,6 +14,9 @@ export interface BrowserResult {
 }
 
 const utf8 = new TextEncoder();
+/** Types a byte view as WebCrypto input (TS 5.9 distinguishes ArrayBufferLike). */
+const bs = (bytes: Uint8Array) => bytes as Uint8Array<ArrayBuffer>;
+
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
@@ -35,11 +38,11 @@ async function run(): Promise<string[]> {
   const theirs = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
   const theirPublic = new Uint8Array(await crypto.subtle.exportKey("raw", theirs.publicKey));
   const ourKey = ours.deriveKey(theirPublic);
-  const peer = await crypto.subtle.importKey("raw", ours.publicKey, { name: "ECDH", namedCurve: "P-256" }, false, []);
+  const peer = await crypto.subtle.importKey("raw", bs(ours.publicKey), { name: "ECDH", namedCurve: "P-256" }, false, []);
   const shared = await crypto.subtle.deriveBits({ name: "ECDH", public: peer }, theirs.privateKey, 256);
   const hkdf = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveKey"]);
   const webKey = await crypto.subtle.deriveKey(
-    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(32), info: utf8.encode("wse-encryption/aes-gcm-key") },
+    { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(32), info: bs(utf8.encode("wse-encryption/aes-gcm-key")) },
     hkdf,
     { name: "AES-GCM", length: 256 },
     false,
@@ -50,13 +53,13 @@ async function run(): Promise<string[]> {
     const wire = encodeFrame(text, wasmCodec, { compression, key: ourKey }) as Uint8Array;
     const body = wire.subarray(2);
     const inner = new Uint8Array(
-      await crypto.subtle.decrypt({ name: "AES-GCM", iv: body.subarray(0, 12) }, webKey, body.subarray(12)),
+      await crypto.subtle.decrypt({ name: "AES-GCM", iv: bs(body.subarray(0, 12)) }, webKey, bs(body.subarray(12))),
     );
     expect(`E:+${compression} decodes with wasm`, decodeFrame(wire, wasmCodec, { key: ourKey }).text === text);
     expect(`E:+${compression} decrypts with WebCrypto`, decodeFrame(inner, wasmCodec).text === text);
   }
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, webKey, data));
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, webKey, bs(data)));
   const body = new Uint8Array(12 + sealed.length);
   body.set(iv, 0);
   body.set(sealed, 12);

@@ -9,6 +9,8 @@ import { wasmCodec } from "../../wasm/mod.ts";
 import { sample } from "./facade-cases.ts";
 
 const SIZES = [0, 1, 100, 1024, 16 * 1024, 256 * 1024];
+/** Types a byte view as WebCrypto input (TS 5.9 distinguishes ArrayBufferLike). */
+const bs = (bytes: Uint8Array) => bytes as Uint8Array<ArrayBuffer>;
 type Zstd = { zstdCompressSync(d: Uint8Array): Uint8Array; zstdDecompressSync(d: Uint8Array): Uint8Array };
 
 test("zlib interoperates with Node's node:zlib", { timeout: 30_000 }, () => {
@@ -33,19 +35,19 @@ test("ECDH + HKDF + AES-GCM interoperate with Node's WebCrypto", { timeout: 30_0
   const ours = wasmCodec.generateKeyPair();
   const pair = await crypto.subtle.generateKey({ name: "ECDH", namedCurve: "P-256" }, true, ["deriveBits"]);
   const theirPublic = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  const peer = await crypto.subtle.importKey("raw", ours.publicKey, { name: "ECDH", namedCurve: "P-256" }, false, []);
+  const peer = await crypto.subtle.importKey("raw", bs(ours.publicKey), { name: "ECDH", namedCurve: "P-256" }, false, []);
   const shared = await crypto.subtle.deriveBits({ name: "ECDH", public: peer }, pair.privateKey, 256);
   const ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveBits"]);
   const info = new TextEncoder().encode("wse-encryption/aes-gcm-key");
-  const raw = new Uint8Array(await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(32), info }, ikm, 256));
+  const raw = new Uint8Array(await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(32), info: bs(info) }, ikm, 256));
   const key = ours.deriveKey(theirPublic);
   const message = sample(5000);
   const body = key.encrypt(message);
-  const aes = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["decrypt", "encrypt"]);
-  const opened = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: body.subarray(0, 12) }, aes, body.subarray(12)));
+  const aes = await crypto.subtle.importKey("raw", bs(raw), "AES-GCM", false, ["decrypt", "encrypt"]);
+  const opened = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: bs(body.subarray(0, 12)) }, aes, bs(body.subarray(12))));
   assert.deepEqual(opened, message);
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, aes, message));
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, aes, bs(message)));
   const theirs = new Uint8Array(12 + sealed.length);
   theirs.set(iv, 0);
   theirs.set(sealed, 12);

@@ -15,6 +15,9 @@ const SIZES = [0, 1, 100, 1024, 16 * 1024, 256 * 1024];
 const PYTHON = join(import.meta.dir, "../../.venv/bin/python");
 const PEER = join(import.meta.dir, "crypto_peer.py");
 const utf8 = new TextEncoder();
+/** Types a byte view as WebCrypto input (TS 5.9 distinguishes ArrayBufferLike). */
+const bs = (bytes: Uint8Array) => bytes as Uint8Array<ArrayBuffer>;
+
 
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
 const unb64 = (text: string) => new Uint8Array(Buffer.from(text, "base64"));
@@ -38,22 +41,22 @@ async function webKeyPair(): Promise<{ pair: CryptoKeyPair; publicKey: Uint8Arra
 
 /** WebCrypto's ECDH + HKDF-SHA256 (salt 32 zero bytes, the WSE info) → 32 raw key bytes. */
 async function webDerive(privateKey: CryptoKey, peerPublic: Uint8Array): Promise<Uint8Array> {
-  const peer = await crypto.subtle.importKey("raw", peerPublic, { name: "ECDH", namedCurve: "P-256" }, false, []);
+  const peer = await crypto.subtle.importKey("raw", bs(peerPublic), { name: "ECDH", namedCurve: "P-256" }, false, []);
   const shared = await crypto.subtle.deriveBits({ name: "ECDH", public: peer }, privateKey, 256);
   const ikm = await crypto.subtle.importKey("raw", shared, "HKDF", false, ["deriveBits"]);
   const info = utf8.encode("wse-encryption/aes-gcm-key");
-  return new Uint8Array(await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(32), info }, ikm, 256));
+  return new Uint8Array(await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(32), info: bs(info) }, ikm, 256));
 }
 
 async function webOpen(raw: Uint8Array, body: Uint8Array): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["decrypt"]);
-  return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: body.subarray(0, 12) }, key, body.subarray(12)));
+  const key = await crypto.subtle.importKey("raw", bs(raw), "AES-GCM", false, ["decrypt"]);
+  return new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: bs(body.subarray(0, 12)) }, key, bs(body.subarray(12))));
 }
 
 async function webSeal(raw: Uint8Array, plain: Uint8Array): Promise<Uint8Array> {
-  const key = await crypto.subtle.importKey("raw", raw, "AES-GCM", false, ["encrypt"]);
+  const key = await crypto.subtle.importKey("raw", bs(raw), "AES-GCM", false, ["encrypt"]);
   const iv = crypto.getRandomValues(new Uint8Array(12));
-  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, plain));
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, key, bs(plain)));
   const body = new Uint8Array(12 + sealed.length);
   body.set(iv, 0);
   body.set(sealed, 12);

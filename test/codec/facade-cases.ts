@@ -28,7 +28,7 @@ const utf8 = new TextEncoder();
 const MiB = 1 << 20;
 
 /** Deterministic text-like sample of `n` bytes (compressible, like JSON envelopes). */
-export function sample(n: number): Uint8Array {
+export function sample(n: number): Uint8Array<ArrayBuffer> {
   const words = utf8.encode('{"t":"price_update","p":{"symbol":"ACME","bid":101.25,"ask":101.5},"o":');
   const out = new Uint8Array(n);
   for (let i = 0; i < n; i++) out[i] = words[i % words.length]! ^ ((i / 131) & 7);
