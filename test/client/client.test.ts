@@ -402,4 +402,23 @@ describe("client lifecycle edges", () => {
       await server2.kill();
     }
   }, 20_000);
+
+  test("a refused origin (4403) is final: WSEAuthError, no reconnect loop", async () => {
+    const strict = await startServer({ args: ["--origins", "http://good.example"] });
+    try {
+      const errors: Error[] = [];
+      const client = new WSEClient(strict.url, { token, headers: { Origin: "http://evil.example" }, retryInitialConnect: true, reconnect: { baseDelay: 10 } });
+      client.onError((e) => errors.push(e));
+      const error = await client.connect().catch((e) => e);
+      expect(error).toBeInstanceOf(WSEAuthError);
+      expect(error.closeCode).toBe(4403);
+      expect(error.code).toBe("ORIGIN_NOT_ALLOWED");
+      expect(client.state).toBe("closed");
+      const ok = await connect(strict.url, { token, headers: { Origin: "http://good.example" } });
+      expect(ok.isFullyReady).toBe(true);
+      await ok.close();
+    } finally {
+      await strict.kill();
+    }
+  }, 20_000);
 });
