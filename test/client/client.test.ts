@@ -107,6 +107,11 @@ describe("client against the real server", () => {
     const event = await client.recv({ timeout: 3000 });
     expect(event.payload).toEqual({ list: [1, 2, 3], nested: { ok: true } });
     expect(event.topic).toBe("e2e.mp");
+    // msgpack + E2E + a body above the compression threshold.
+    await using secure = await connect(server.url, { token, topics: ["e2e.mp2"], format: "msgpack", encryption: true });
+    await publish(server, "e2e.mp2", "m", { big: "q".repeat(3000) });
+    expect(((await secure.recv({ timeout: 3000 })).payload.big as string).length).toBe(3000);
+    expect(secure.getStats().encryption).toEqual({ enabled: true, decryptFailures: 0 });
   }, 20_000);
 
   test("a bad token is final: WSEAuthError with 4401, no reconnect loop", async () => {
