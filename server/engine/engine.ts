@@ -220,6 +220,11 @@ export class Engine {
       socket.close(refusal.closeCode, refusal.message.slice(0, 120));
       return null;
     }
+    if (this.draining || this.#stopped) {
+      // Authenticated while the drain began: send it on its way like everyone else.
+      socket.close(this.options.drain.closeCode, "server restart");
+      return null;
+    }
     const session = new Session(this, socket, data);
     data.session = session;
     this.sessions.set(session.connectionId, session);
@@ -228,6 +233,7 @@ export class Engine {
     mine.add(session);
     this.counters.connectionsTotal++;
     session.start(data.initialTopics);
+    this.logger.debug("connected", { connection_id: session.connectionId, user_id: session.userId, remote: data.remoteAddress });
     const hook = this.options.hooks.onConnect;
     if (hook) this.#runHook("onConnect", () => hook(session));
     return session;
@@ -260,6 +266,7 @@ export class Engine {
       mine.delete(session);
       if (mine.size === 0) this.#byUser.delete(session.userId);
     }
+    this.logger.debug("disconnected", { connection_id: session.connectionId, code, reason });
     const hook = this.options.hooks.onDisconnect;
     void session
       .release()
