@@ -277,6 +277,14 @@ function App({ token }: { token?: string }) {
                 <span className="body">{describe(e)}</span>
               </li>
             ))}
+            {stream.length === 0 && (
+              <li className="empty">
+                No events yet. Press <b>Publish 10 events</b> (needs <code>--client-publish</code>) or run{" "}
+                <code>
+                  curl {location.origin}/api/publish -H "authorization: Bearer $WSE_API_KEY" -d '{`{"topic":"${EVENTS_TOPIC}","type":"hello","payload":{}}`}'
+                </code>
+              </li>
+            )}
           </ul>
         </section>
 
