@@ -6,7 +6,7 @@
  */
 import { afterEach, test } from "bun:test";
 import type { JWTPayload } from "jose";
-import type { Capability, Target } from "./target.ts";
+import { isOurHost, type Capability, type Target } from "./target.ts";
 import { WireClient, type ConnectOptions, type HandshakeOptions, type HandshakeResult } from "./wire.ts";
 
 /** Default per-test timeout, ms. */
@@ -87,8 +87,11 @@ export function payloadOf(envelope: { p?: unknown } | null | undefined): Record<
   return (envelope?.p ?? {}) as Record<string, any>;
 }
 
-/** True when the suite runs against an external server (`WSE_CONFORMANCE_URL`). */
-export const isExternal = !!process.env.WSE_CONFORMANCE_URL;
+/**
+ * True when the suite cannot start servers with our CLI's settings: an external server
+ * (`WSE_CONFORMANCE_URL`) or the upstream host (`WSE_CONFORMANCE_HOST=upstream`).
+ */
+export const isExternal = !!process.env.WSE_CONFORMANCE_URL || !isOurHost();
 
 /**
  * Declares a test that starts its own specially configured server; against an external target

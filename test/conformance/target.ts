@@ -154,9 +154,21 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Which host to spawn: `bun` (default) or `deno`. */
-export function hostKind(): "bun" | "deno" {
-  return process.env.WSE_CONFORMANCE_HOST === "deno" ? "deno" : "bun";
+/** The hosts the suite can spawn. */
+export type HostKind = "bun" | "deno" | "upstream";
+
+/**
+ * Which host to spawn (`WSE_CONFORMANCE_HOST`): `bun` (default), `deno`, or `upstream` (the
+ * Python wse-server 2.x through `test/interop/upstream_server.py`, needs `.venv`; a baseline).
+ */
+export function hostKind(): HostKind {
+  const v = process.env.WSE_CONFORMANCE_HOST;
+  return v === "deno" || v === "upstream" ? v : "bun";
+}
+
+/** True when the spawned host is our own CLI (Bun or Deno), which takes every `TargetConfig`. */
+export function isOurHost(): boolean {
+  return hostKind() !== "upstream";
 }
 
 const REPO_ROOT = new URL("../../", import.meta.url).pathname;
@@ -192,7 +204,33 @@ export function configToEnv(config: TargetConfig): Record<string, string> {
 
 function tokenViaFromEnv(): "query" | "cookie" | "bearer" {
   const v = process.env.WSE_CONFORMANCE_TOKEN_VIA;
-  return v === "cookie" || v === "bearer" ? v : "query";
+  if (v === "cookie" || v === "bearer" || v === "query") return v;
+  return hostKind() === "upstream" ? "cookie" : "query"; // upstream 2.x has no ?token=
+}
+
+/** Maps the settings the upstream host script understands; the rest are left out (and their caps). */
+export function configToUpstreamArgs(config: TargetConfig): string[] {
+  const args: string[] = [];
+  if (config.recovery === false) args.push("--no-recovery");
+  if (config.presence === false) args.push("--no-presence");
+  if (config.recoveryMaxCount !== undefined) args.push("--recovery-max", String(config.recoveryMaxCount));
+  if (config.rateLimitCapacity !== undefined) args.push("--rate-capacity", String(config.rateLimitCapacity));
+  if (config.rateLimitRefill !== undefined) args.push("--rate-refill", String(config.rateLimitRefill));
+  if (config.idleTimeoutMs !== undefined && config.idleTimeoutMs % 1000 === 0) {
+    // upstream needs ping_interval < idle_timeout, whole seconds
+    args.push("--idle-timeout", String(config.idleTimeoutMs / 1000), "--ping-interval", String(Math.max(1, config.idleTimeoutMs / 2000)));
+  }
+  return args;
+}
+
+function upstreamCaps(config: TargetConfig): Set<Capability> {
+  const caps = new Set<Capability>(["spawned", "api"]);
+  if (config.jwtSecret) caps.add("jwt");
+  if (config.presence !== false) caps.add("presence");
+  if (config.recoveryMaxCount !== undefined) caps.add("small-recovery-cap");
+  if (config.rateLimitCapacity !== undefined) caps.add("small-rate-limit");
+  if (config.idleTimeoutMs !== undefined && config.idleTimeoutMs % 1000 === 0) caps.add("short-idle");
+  return caps;
 }
 
 function capsFromConfig(config: TargetConfig): Set<Capability> {
@@ -294,14 +332,32 @@ class SpawnedTarget extends BaseTarget {
   constructor(
     readonly config: TargetConfig,
     private readonly port: number,
+    private readonly httpPort: number,
+    private readonly kind: HostKind,
   ) {
     super();
-    this.name = `${hostKind()} server on :${port}`;
+    this.name = `${kind} server on :${port}`;
     this.wsUrl = `ws://127.0.0.1:${port}/wse`;
-    this.httpUrl = `http://127.0.0.1:${port}`;
+    this.httpUrl = `http://127.0.0.1:${httpPort}`;
     this.jwtSecret = config.jwtSecret ?? null;
-    this.caps = capsFromConfig(config);
+    this.caps = kind === "upstream" ? upstreamCaps(config) : capsFromConfig(config);
     this.apiKey = `conformance-api-key-${randomSecret()}`;
+  }
+
+  private command(): string[] {
+    if (this.kind === "deno") return [`${REPO_ROOT}node_modules/.bin/deno`, "run", "-A", `${REPO_ROOT}server/deno.ts`];
+    if (this.kind === "bun") return [process.execPath, `${REPO_ROOT}server/main.ts`];
+    if (!this.jwtSecret) throw new Error("the upstream host needs a JWT secret (without one 2.x sends no server_ready)");
+    return [
+      `${REPO_ROOT}.venv/bin/python`,
+      `${REPO_ROOT}test/interop/upstream_server.py`,
+      "--port", String(this.port),
+      "--http-port", String(this.httpPort),
+      "--jwt-secret", this.jwtSecret,
+      "--api-key", this.apiKey,
+      "--exit-on-stdin-eof",
+      ...configToUpstreamArgs(this.config),
+    ];
   }
 
   async start(): Promise<void> {
@@ -313,12 +369,9 @@ class SpawnedTarget extends BaseTarget {
       WSE_API_KEY: this.apiKey,
     };
     if (this.config.jwtSecret === null) delete env.WSE_JWT_SECRET;
-    const cmd =
-      hostKind() === "deno"
-        ? [`${REPO_ROOT}node_modules/.bin/deno`, "run", "-A", `${REPO_ROOT}server/deno.ts`]
-        : [process.execPath, `${REPO_ROOT}server/main.ts`];
+    const cmd = this.command();
     this.output = "";
-    const proc = Bun.spawn(cmd, { cwd: REPO_ROOT, env, stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn(cmd, { cwd: REPO_ROOT, env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     this.proc = proc;
     void this.collect(proc.stdout as ReadableStream<Uint8Array>);
     void this.collect(proc.stderr as ReadableStream<Uint8Array>);
@@ -436,7 +489,9 @@ export async function startTarget(config: TargetConfig = {}): Promise<Target> {
   const external = process.env.WSE_CONFORMANCE_URL;
   if (external) return new ExternalTarget(external);
   const full: TargetConfig = { ...config, jwtSecret: config.jwtSecret === undefined ? randomSecret() : config.jwtSecret };
-  const target = new SpawnedTarget(full, await freePort());
+  const kind = hostKind();
+  const port = await freePort();
+  const target = new SpawnedTarget(full, port, kind === "upstream" ? await freePort() : port, kind);
   await target.start();
   return target;
 }
