@@ -171,12 +171,13 @@ function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((x): x is string => typeof x === "string") : [];
 }
 
-function makeQueue(setting: ResolvedOptions["offlineQueue"]): OfflineQueue | null {
+/** The offline queue for `setting`; in browsers IndexedDB, one database per first endpoint. */
+function makeQueue(setting: ResolvedOptions["offlineQueue"], endpoint: string): OfflineQueue | null {
   if (setting === false) return null;
   const details = setting === true ? {} : setting;
   let storage: QueueStorage | undefined;
   if (details.storage === "indexeddb" || (details.storage === undefined && IndexedDBQueueStorage.available())) {
-    storage = new IndexedDBQueueStorage();
+    storage = new IndexedDBQueueStorage(`wse-offline-queue:${endpoint}`);
   } else if (details.storage !== undefined && details.storage !== "memory") {
     storage = details.storage;
   }
@@ -237,7 +238,7 @@ export class WSEClient implements AsyncIterable<WSEEvent> {
     this.#breaker = new CircuitBreaker(this.options.circuitBreaker);
     this.#limiter = new TokenBucket(this.options.rateLimit);
     this.#tracker = new RecoveryTracker(options.sequencer ?? createSequencer(), options.dedup ?? createDedupWindow(), this.options.requestTimeout);
-    this.#offline = makeQueue(this.options.offlineQueue);
+    this.#offline = makeQueue(this.options.offlineQueue, this.options.endpoints[0]);
     this.#queue = new EventQueue(this.options.queueSize);
     for (const topic of this.options.topics) this.#topics.set(topic, this.options.presence);
   }
