@@ -1,15 +1,13 @@
 /**
  * PROTOCOL.md §5 snapshots and batches. Batches run against the target like every other file.
  * Snapshots need an application snapshot provider, which the standalone CLI does not have, so
- * those tests embed our server in-process through `createServer` (server/mod.ts) with a
- * `snapshot` hook, and still talk to it only over a real WebSocket.
+ * those tests spawn `snapshot-host.ts` (our server embedded through its public API with a
+ * `snapshot` hook, on Bun or Deno like the rest) and talk to it only over a real WebSocket.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { SignJWT } from "jose";
-import { ClientPool, connectReady, isExternal, payloadOf, testWith, uniqueTopic } from "./support.ts";
-import { randomSecret, startTarget } from "./target.ts";
-import { ofType, onTopic, type WireClient } from "./wire.ts";
-import type { WseServer } from "../../server/types.ts";
+import { afterAll, describe, expect } from "bun:test";
+import { ClientPool, connectReady, payloadOf, testSpawned, testWith, uniqueTopic } from "./support.ts";
+import { startTarget, type Target } from "./target.ts";
+import { ofType, onTopic } from "./wire.ts";
 
 const target = await startTarget({});
 afterAll(() => target.stop());
@@ -56,61 +54,22 @@ describe("batch", () => {
   });
 });
 
-describe("snapshots (in-process server with a snapshot provider)", () => {
-  const secret = randomSecret();
-  let server: WseServer | null = null;
-  let url = "";
-  const asked: { user: string; topic: string }[] = [];
-
+describe("snapshots (our server embedded with a snapshot provider: snapshot-host.ts)", () => {
+  let app: Target | null = null;
   afterAll(async () => {
-    await server?.stop();
+    await app?.stop();
   });
+  const setup = async () => (app ??= await startTarget({ entry: "snapshot-host" }));
 
-  async function setup(): Promise<string> {
-    if (server) return url;
-    const mod = await import("../../server/mod.ts");
-    const created = mod.createServer({
-      host: "127.0.0.1",
-      port: 0,
-      jwt: { secret },
-      logger: { debug() {}, info() {}, warn() {}, error() {} },
-      hooks: {
-        snapshot: (conn, topic) => {
-          asked.push({ user: conn.userId, topic });
-          if (topic.startsWith("typed.")) return { type: "board_snapshot", payload: { topic, rows: [1, 2, 3] } };
-          if (topic.startsWith("bare.")) return { price: 42 };
-          return null;
-        },
-      },
-    });
-    server = created;
-    url = (await created.listen()).url;
-    return url;
-  }
-
-  async function connect(sub: string): Promise<WireClient> {
-    const token = await new SignJWT({ sub }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(secret));
-    const u = new URL(await setup());
-    u.searchParams.set("token", token);
-    const client = await pool.connect(u.toString());
-    await client.handshake();
-    return client;
-  }
-
-  const snapTest = (name: string, fn: () => Promise<void>) => {
-    if (isExternal) {
-      console.warn(`[conformance] SKIP "${name}": snapshots need an application provider; only the in-process server has one`);
-      test.skip(name, fn);
-    } else test(name, fn, 20_000);
-  };
-
-  snapTest("sync_request → one c:S message per snapshot, then snapshot_complete", async () => {
-    const client = await connect("snap-user");
+  testSpawned("sync_request → one c:S message per snapshot, then snapshot_complete", async () => {
+    const t = await setup();
+    const client = await connectReady(pool, t, { claims: { sub: "snap-user" } });
     const typed = uniqueTopic("typed");
     const bare = uniqueTopic("bare");
     const none = uniqueTopic("none");
     const since = client.mark();
-    client.send({ c: "S", t: "sync_request", p: { topics: [typed, bare, none], include_snapshots: true, include_history: false, last_sequence: 0 } });
+    // The Python client's request shape.
+    client.send({ c: "S", t: "sync_request", p: { topics: [typed, bare, none], include_snapshots: true, include_history: false, last_sequence: 0 }, pri: 8 });
     const complete = await client.waitForType("snapshot_complete", 5000, since);
     expect(complete.c).toBe("WSE");
     const p = payloadOf(complete);
@@ -125,15 +84,26 @@ describe("snapshots (in-process server with a snapshot provider)", () => {
     expect(typedMsg.p).toEqual({ topic: typed, rows: [1, 2, 3] });
     const bareMsg = snaps.find((f) => f.envelope!.t === "snapshot")!.envelope!;
     expect(bareMsg.p).toEqual({ topic: bare, data: { price: 42 } });
-    expect(asked.filter((a) => a.user === "snap-user").map((a) => a.topic).sort()).toEqual([typed, bare, none].sort());
   });
 
-  snapTest("snapshots go out encrypted on an E2E connection", async () => {
-    const token = await new SignJWT({ sub: "snap-e2e" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("5m").sign(new TextEncoder().encode(secret));
-    const u = new URL(await setup());
-    u.searchParams.set("token", token);
-    const client = await pool.connect(u.toString());
-    await client.handshake({ encryption: true });
+  testSpawned("snapshots keep the requested topic order even when a provider call is slow", async () => {
+    const t = await setup();
+    const client = await connectReady(pool, t);
+    const slow = uniqueTopic("slow");
+    const fast = uniqueTopic("bare");
+    const since = client.mark();
+    client.send({ c: "S", t: "sync_request", p: { topics: [slow, fast] } });
+    await client.waitForType("snapshot_complete", 5000, since);
+    const order = client.frames
+      .slice(since)
+      .filter((f) => f.envelope?.c === "S")
+      .map((f) => (f.envelope!.p as { topic: string }).topic);
+    expect(order).toEqual([slow, fast]);
+  });
+
+  testSpawned("snapshots go out encrypted on an E2E connection", async () => {
+    const t = await setup();
+    const client = await connectReady(pool, t, { encryption: true });
     expect(client.key).not.toBeNull();
     const topic = uniqueTopic("typed");
     const since = client.mark();

@@ -59,6 +59,11 @@ export interface TargetConfig {
   backpressureLimitBytes?: number;
   /** Drain timeout on SIGTERM, ms. */
   drainTimeoutMs?: number;
+  /**
+   * What to run: the standalone CLI (default) or `snapshot-host.ts`, our server embedded with a
+   * snapshot provider (only port, JWT secret and API key apply there).
+   */
+  entry?: "cli" | "snapshot-host";
   /** Further `WSE_*` variables for settings this interface does not name (see `--help`). */
   extraEnv?: Record<string, string>;
 }
@@ -82,7 +87,8 @@ export type Capability =
   | "small-rate-limit"
   | "small-history"
   | "small-recovery-cap"
-  | "small-backpressure";
+  | "small-backpressure"
+  | "snapshot-provider"; // the server's snapshot hook follows snapshot-host.ts's rules
 
 /** Options for {@link Target.mintToken}. */
 export interface MintOptions {
@@ -247,6 +253,7 @@ function capsFromConfig(config: TargetConfig): Set<Capability> {
   if (config.historySize !== undefined) caps.add("small-history");
   if (config.recoveryMaxCount !== undefined) caps.add("small-recovery-cap");
   if (config.backpressureLimitBytes !== undefined) caps.add("small-backpressure");
+  if (config.entry === "snapshot-host") caps.add("snapshot-provider");
   return caps;
 }
 
@@ -345,8 +352,10 @@ class SpawnedTarget extends BaseTarget {
   }
 
   private command(): string[] {
-    if (this.kind === "deno") return [`${REPO_ROOT}node_modules/.bin/deno`, "run", "-A", `${REPO_ROOT}server/deno.ts`];
-    if (this.kind === "bun") return [process.execPath, `${REPO_ROOT}server/main.ts`];
+    const script = this.config.entry === "snapshot-host" ? "test/conformance/snapshot-host.ts" : this.kind === "deno" ? "server/deno.ts" : "server/main.ts";
+    if (this.kind === "deno") return [`${REPO_ROOT}node_modules/.bin/deno`, "run", "-A", `${REPO_ROOT}${script}`];
+    if (this.kind === "bun") return [process.execPath, `${REPO_ROOT}${script}`];
+    if (this.config.entry === "snapshot-host") throw new Error("the snapshot host embeds our server; not available for upstream");
     if (!this.jwtSecret) throw new Error("the upstream host needs a JWT secret (without one 2.x sends no server_ready)");
     return [
       `${REPO_ROOT}.venv/bin/python`,
