@@ -197,6 +197,8 @@ export class Engine {
       const token = extractToken(request, { cookieName: o.cookieName, allowQuery: o.allowQueryToken });
       const hook = o.hooks.authenticate;
       const result = hook ? await hook(request, token) : await this.#authenticate(token);
+      if (hook && !result) throw Object.assign(new Error("authentication refused"), { code: "AUTH_FAILED" });
+      // The JWT authenticator answers null only in development mode (no key configured).
       const identity = result ?? { userId: connectionId, claims: {}, acl: null };
       if (typeof identity.userId !== "string" || identity.userId.length === 0) throw Object.assign(new Error("no user id"), { code: "AUTH_FAILED" });
       return { ...base, identity: { userId: identity.userId, claims: identity.claims ?? {}, acl: identity.acl ?? null } };

@@ -277,7 +277,11 @@ export class Session implements HubMember, ConnectionInfo {
   #admit(): boolean {
     const decision = this.#limiter.check();
     if (decision.action === "allow") {
-      if (decision.warning) this.sendMessage("rate_limit_warning", decision.warning, { category: "WSE" });
+      if (decision.warning) {
+        // `limit` is the bucket capacity, as upstream sends it and the Python client logs it.
+        const warning = { ...decision.warning, limit: this.#engine.options.rateLimit.capacity };
+        this.sendMessage("rate_limit_warning", warning, { category: "WSE" });
+      }
       return true;
     }
     const m = this.#engine.counters;
