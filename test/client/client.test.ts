@@ -390,6 +390,49 @@ describe("server restart mid-stream", () => {
       await second?.kill();
     }
   }, 20_000);
+
+  test("SIGKILL while a publisher is running: what arrived is whole, nothing twice, the loss is reported", async () => {
+    const first = await startServer();
+    let second: ServerProcess | undefined;
+    try {
+      const client = await connect(first.url, { token, topics: ["e2e.live"], reconnect: { baseDelay: 300, maxDelay: 1000, jitter: false } });
+      const events = collect(client);
+      const data = (run: number) => events.filter((e) => e.topic === "e2e.live" && e.payload.run === run);
+      let published = 0;
+      let stop = false;
+      const publisher = (async () => {
+        while (!stop) {
+          try {
+            await publish(first, "e2e.live", "n", { i: published, run: 1 });
+            published++;
+          } catch {
+            return; // the server is gone
+          }
+        }
+      })();
+      await waitFor(() => data(1).length >= 20, 5000, "the stream to be flowing");
+      await first.kill("SIGKILL"); // mid-stream: the publisher is still running
+      stop = true;
+      await publisher;
+      second = await startServer({ port: first.port });
+      await waitFor(() => client.state === "ready", 15_000, "ready on the new server");
+      for (let i = 0; i < 5; i++) await publish(second, "e2e.live", "n", { i, run: 2 });
+      await waitFor(() => data(2).length === 5, 5000, "run 2");
+      const run1 = data(1).map((e) => e.payload.i as number);
+      // A prefix of what was published, in order, no duplicates (the rest died with the server).
+      expect(run1).toEqual([...Array(run1.length).keys()]);
+      expect(run1.length).toBeLessThanOrEqual(published);
+      expect(data(2).map((e) => e.payload.i)).toEqual([0, 1, 2, 3, 4]);
+      expect(streamProblems(events, "e2e.live")).toEqual([]);
+      const gaps = events.filter((e) => e.type === "discontinuity");
+      expect(gaps.length).toBe(1);
+      expect(gaps[0].payload).toMatchObject({ topic: "e2e.live", previous: { offset: run1.length - 1 } });
+      await client.close();
+    } finally {
+      await first.kill();
+      await second?.kill();
+    }
+  }, 30_000);
 });
 
 describe("client lifecycle edges", () => {
