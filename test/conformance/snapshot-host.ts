@@ -12,7 +12,8 @@
  * @module
  */
 import process from "node:process";
-import type { ServerHooks, ServerOptions, WseServer } from "../../server/types.ts";
+import type { ServerOptions } from "../../server/options.ts";
+import type { ServerHooks, WseServer } from "../../server/types.ts";
 
 const isDeno = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined";
 
