@@ -198,6 +198,19 @@ describe("wse_topics ACL", () => {
     expect(client.frames.slice(since).filter(onTopic(topic))).toEqual([]);
   });
 
+  testWith(target, ["jwt", "client-publish"], "client publish to an allowed topic goes through under the same ACL", async () => {
+    const publisher = await connectReady(pool, target, { claims: { sub: "pub-ok", ...acl } });
+    const observer = await connectReady(pool, target, { claims: { sub: "obs-ok" } });
+    const topic = `public.${uniqueTopic("ok")}`;
+    await observer.subscribe([topic]);
+    const since = publisher.mark();
+    publisher.send({ t: "publish", p: { topic, type: "msg", payload: { x: 2 } }, cid: "allow-1" });
+    const ack = await publisher.waitForType("publish_ack", 5000, since);
+    expect(ack.cid).toBe("allow-1");
+    const got = await observer.waitFor(onTopic(topic), 5000);
+    expect(got.envelope!.p).toEqual({ x: 2 });
+  });
+
   testWith(target, ["jwt", "client-publish"], "client publish to a denied topic is refused and not delivered", async () => {
     const publisher = await connectReady(pool, target, { claims: { sub: "pub", ...acl } });
     const observer = await connectReady(pool, target, { claims: { sub: "obs" } });
