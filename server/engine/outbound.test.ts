@@ -48,6 +48,14 @@ describe("Outbound", () => {
     expect(decoded.text).toBe(out.json());
   });
 
+  test("E: carries JSON text for msgpack connections too (2.x cannot read E:M:)", () => {
+    const out = new Outbound(ctx, publicationEnvelope(pub));
+    const key = nativeCodec.importKey(new Uint8Array(32).fill(3));
+    const decoded = decodeFrame(out.encrypted(Variant.MSGPACK, key), nativeCodec, { key });
+    expect(decoded.format).toBe("json");
+    expect(decoded.text).toBe(out.json());
+  });
+
   test("system envelopes get c, t, ts, v", () => {
     const env = messageEnvelope("error", { code: "X" }, { correlationId: "c9" });
     expect(Object.keys(env)).toEqual(["c", "t", "ts", "v", "cid", "p"]);

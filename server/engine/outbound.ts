@@ -91,13 +91,12 @@ export class Outbound {
   }
 
   /**
-   * The message wrapped in `E:` with a fresh IV (never cached). The plaintext is the JSON text
-   * itself, never compressed (2.x clients decode the decrypted bytes as UTF-8 JSON), or the `M:`
-   * body for msgpack connections.
+   * The message wrapped in `E:` with a fresh IV (never cached). The plaintext is always the JSON
+   * text, whatever the variant: 2.x clients decode decrypted bytes as UTF-8 JSON and cannot read
+   * `E:C:`, `E:Z:` or `E:M:` (docs/UPSTREAM-NOTES.md C.5).
    */
-  encrypted(variant: Variant, key: SessionKey): Uint8Array {
-    const bytes = variant === Variant.MSGPACK ? (this.frame(variant) as Uint8Array) : (this.#jsonBytes ??= utf8.encode(this.json()));
-    return withPrefix(PREFIX.encrypted, key.encrypt(bytes));
+  encrypted(_variant: Variant, key: SessionKey): Uint8Array {
+    return withPrefix(PREFIX.encrypted, key.encrypt((this.#jsonBytes ??= utf8.encode(this.json()))));
   }
 }
 
