@@ -137,6 +137,21 @@ describe("publication stamps", () => {
     });
   });
 
+  testWith(target, ["jwt", "api"], "a publication keeps its priority, correlation id and message id", async () => {
+    const client = await connectReady(pool, target);
+    const topic = uniqueTopic("pri");
+    await client.subscribe([topic]);
+    const res = await target.api("/api/publish", {
+      method: "POST",
+      body: JSON.stringify({ topic, type: "alert", payload: { level: "high" }, priority: 10, cid: "corr-7", id: "msg-id-7" }),
+    });
+    expect(res.status).toBe(200);
+    const env = (await client.waitFor(onTopic(topic), 5000)).envelope!;
+    expect(env.pri).toBe(10);
+    expect(env.cid).toBe("corr-7");
+    expect(env.id).toBe("msg-id-7");
+  });
+
   testWith(target, ["jwt", "api"], "a snapshot-typed publication gets category S", async () => {
     const client = await connectReady(pool, target);
     const topic = uniqueTopic("cat");
