@@ -50,6 +50,17 @@ describe("decideRecovery", () => {
   test("cap 0 → any miss is too_many", () => {
     expect(decideRecovery({ epoch: EPOCH, offset: 4 }, history(5, 0, 4, 1), 0)).toMatchObject({ reason: "too_many" });
   });
+  test("publications past the reported top (a racing read) extend the recovered range", () => {
+    const h = history(5, 0, 2, 100);
+    h.top = { epoch: EPOCH, offset: 4 };
+    const r = decideRecovery({ epoch: EPOCH, offset: 2 }, h, 100);
+    expect(r).toMatchObject({ recovered: true, top: { offset: 5 } });
+  });
+  test("a short answer (missing tail) is not trusted", () => {
+    const h = history(5, 0, 0, 100);
+    h.publications.pop();
+    expect(decideRecovery({ epoch: EPOCH, offset: 0 }, h, 100)).toMatchObject({ recovered: false, reason: "evicted" });
+  });
   test("a broker answer with a hole is not trusted", () => {
     const h = history(5, 0, 0, 100);
     h.publications.splice(1, 1);

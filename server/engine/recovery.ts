@@ -36,17 +36,18 @@ export function decideRecovery(position: ClientPosition, history: HistoryResult,
   if (history.truncated) {
     return { recovered: false, top, reason: history.publications.length === 0 ? "no_history" : "evicted" };
   }
-  const missed = top.offset - position.offset;
-  if (missed > cap || history.publications.length > cap) return { recovered: false, top, reason: "too_many" };
-  // Guard against a broker answering with a short or unordered list: demand exactly the range.
   const pubs = history.publications;
-  if (pubs.length !== missed) return { recovered: false, top, reason: "evicted" };
+  if (top.offset - position.offset > cap || pubs.length > cap) return { recovered: false, top, reason: "too_many" };
+  // Demand exactly the contiguous range after the position, up to at least the top. A broker
+  // whose read raced a publication may return more than the top: the range then ends later.
   for (let i = 0; i < pubs.length; i++) {
     if (pubs[i]!.offset !== position.offset + 1 + i || pubs[i]!.epoch !== top.epoch) {
       return { recovered: false, top, reason: "evicted" };
     }
   }
-  return { recovered: true, top, publications: pubs };
+  const last = pubs.length > 0 ? pubs[pubs.length - 1]!.offset : position.offset;
+  if (last < top.offset) return { recovered: false, top, reason: "evicted" };
+  return { recovered: true, top: { epoch: top.epoch, offset: last }, publications: pubs };
 }
 
 /** Reads a client position from untrusted input; null when malformed. */
