@@ -32,6 +32,8 @@ import { Session } from "./session.ts";
 import { extractToken } from "./token.ts";
 import { topicProblem } from "./topics.ts";
 
+const NO_TOPICS: string[] = [];
+
 /** Most topics listed in `metrics().topics`. */
 export const METRICS_TOPIC_LIMIT = 100;
 
@@ -187,7 +189,7 @@ export class Engine {
     }
     const msgpack = url.searchParams.get("format") === "msgpack";
     const topicsParam = url.searchParams.get("topics");
-    const initialTopics = topicsParam ? topicsParam.split(",").map((t) => t.trim()).filter((t) => t.length > 0).slice(0, o.maxTopicsPerConnection) : [];
+    const initialTopics = topicsParam ? topicsParam.split(",").map((t) => t.trim()).filter((t) => t.length > 0).slice(0, o.maxTopicsPerConnection) : NO_TOPICS;
     const base = { connectionId, msgpack, initialTopics, remoteAddress };
     const origin = request.headers.get("origin");
     if (o.origins && origin !== null && !o.origins.includes("*") && !o.origins.includes(origin)) {

@@ -21,6 +21,8 @@ import { type ClientPosition, decideRecovery, parsePosition, type RecoveryOutcom
 import { topicProblem } from "./topics.ts";
 
 
+const SETTLED: Promise<void> = Promise.resolve();
+
 /** Options of `Session.subscribeTopics`. */
 export interface SubscribeRequest {
   /** Recover topics that have a position. */
@@ -76,8 +78,8 @@ export class Session implements HubMember, ConnectionInfo {
   readonly remoteAddress?: string;
   /** Topics held (live or being subscribed). */
   readonly subscriptions = new Set<string>();
-  /** Topics where this connection is present. */
-  readonly presenceTopics = new Set<string>();
+  /** Topics where this connection is present (allocated on first use: most connections never are). */
+  #presenceTopics: Set<string> | null = null;
   /** Last inbound frame, ms. */
   lastSeen: number;
   /** Connected at, ms. */
@@ -97,7 +99,7 @@ export class Session implements HubMember, ConnectionInfo {
   #garbage: AbuseTracker | null = null;
   #decryptFailures = 0;
   #lastRateLimitedError = -Infinity;
-  #chain: Promise<void> = Promise.resolve();
+  #chain: Promise<void> = SETTLED;
   #protocolVersion = 1;
 
   /** Creates the session for an accepted upgrade (identity present). */
@@ -658,7 +660,7 @@ export class Session implements HubMember, ConnectionInfo {
     }
     if (presenceData && succeeded.length > 0) {
       for (const topic of succeeded) {
-        this.presenceTopics.add(topic);
+        (this.#presenceTopics ??= new Set()).add(topic);
         await engine.broker.presenceAdd(topic, { userId: this.userId, connectionId: this.connectionId, data: presenceData });
       }
       if (this.closed) for (const topic of succeeded) void engine.broker.presenceRemove(topic, this.connectionId).catch(() => {});
@@ -709,7 +711,7 @@ export class Session implements HubMember, ConnectionInfo {
     for (const topic of [...topics]) {
       if (!this.subscriptions.delete(topic)) continue;
       if (engine.hub.remove(topic, this)) emptied.push(topic);
-      if (this.presenceTopics.delete(topic)) presence.push(topic);
+      if (this.#presenceTopics?.delete(topic)) presence.push(topic);
     }
     await Promise.all([
       emptied.length > 0 ? engine.broker.unsubscribe(emptied) : undefined,
@@ -724,8 +726,8 @@ export class Session implements HubMember, ConnectionInfo {
     const emptied: string[] = [];
     for (const topic of this.subscriptions) if (engine.hub.remove(topic, this)) emptied.push(topic);
     this.subscriptions.clear();
-    const presence = [...this.presenceTopics];
-    this.presenceTopics.clear();
+    const presence = this.#presenceTopics ? [...this.#presenceTopics] : [];
+    this.#presenceTopics = null;
     await Promise.all([
       emptied.length > 0 ? engine.broker.unsubscribe(emptied) : undefined,
       ...presence.map((t) => engine.broker.presenceRemove(t, this.connectionId)),
@@ -743,7 +745,7 @@ export class Session implements HubMember, ConnectionInfo {
     }
     const data = this.#presenceData(env.p.data ?? {});
     if (!data) return;
-    await Promise.all([...this.presenceTopics].map((t) => this.#engine.broker.presenceUpdate(t, this.connectionId, data)));
+    await Promise.all([...(this.#presenceTopics ?? [])].map((t) => this.#engine.broker.presenceUpdate(t, this.connectionId, data)));
   }
 
   async #presenceRequest(env: Envelope): Promise<void> {
