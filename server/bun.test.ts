@@ -146,3 +146,15 @@ describe("Bun host", () => {
     expect(s.stats().connections).toBe(1);
   });
 });
+
+describe("Bun host errors", () => {
+  test("listen() on a port in use rejects instead of throwing", async () => {
+    const { server: first } = await server();
+    const { port } = await first.listen();
+    const second = new BunWseServer(resolveOptions({ host: "127.0.0.1", port, logger: silentLogger }));
+    cleanup.push(() => second.stop());
+    const attempt = second.listen();
+    expect(attempt).toBeInstanceOf(Promise);
+    await expect(attempt).rejects.toThrow();
+  });
+});

@@ -133,8 +133,8 @@ export class BunWseServer implements WseServer {
   }
 
   /** Starts `Bun.serve` on the configured host and port. */
-  listen(): Promise<ListenInfo> {
-    if (this.#server && this.#ownsServer) return Promise.resolve(this.#info());
+  async listen(): Promise<ListenInfo> {
+    if (this.#server && this.#ownsServer) return this.#info();
     const server = Bun.serve<WsData>({
       hostname: this.options.host,
       port: this.options.port,
@@ -145,7 +145,7 @@ export class BunWseServer implements WseServer {
     this.attach(server);
     const info = this.#info();
     this.engine.logger.info("listening", { url: info.url, path: this.options.path });
-    return Promise.resolve(info);
+    return info;
   }
 
   #info(): ListenInfo {
