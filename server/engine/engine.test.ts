@@ -218,6 +218,23 @@ describe("topics", () => {
     expect(order).toEqual([2, 3, 4, "reply", 5, 6, 7, 8]);
   });
 
+  test("a broker failure fails the topics with 'unavailable'; a live topic stays live", async () => {
+    const broker = new MemoryBroker({ sweepIntervalMs: 0 });
+    const h = host({}, broker);
+    const s = await h.connect();
+    s.receive({ t: "subscription_update", p: { topics: ["live"] } });
+    await until(() => s.ofType("subscription_update").length === 1);
+    const realHistory = broker.history.bind(broker);
+    broker.history = () => Promise.reject(new Error("store down"));
+    const top = await h.engine.publish("live", "x", {});
+    s.receive({ t: "subscription_update", p: { topics: ["live"], recover: true, recovery: { live: { epoch: top.epoch, offset: -1 } } } });
+    await until(() => s.ofType("subscription_update").length === 2);
+    expect(s.ofType("subscription_update")[1]!.p).toMatchObject({ success: false, errors: { live: "unavailable" } });
+    broker.history = realHistory;
+    await h.engine.publish("live", "x", {});
+    expect(s.stamped("live")).toEqual([0, 1]);
+  });
+
   test("limits: 128 topics per connection, invalid names, ACL", async () => {
     const h = host({ maxTopicsPerConnection: 3, hooks: { authenticate: () => ({ userId: "u", claims: {}, acl: { allows: (t: string) => !t.startsWith("secret") } }) } });
     const s = await h.connect();

@@ -577,6 +577,7 @@ export class Session implements HubMember, ConnectionInfo {
 
     // Hold every accepted topic before reading positions.
     const buffers: Held[][] = [];
+    const wasLive = accepted.map((topic) => engine.hub.isLive(topic, this));
     for (const topic of accepted) {
       const held = engine.hub.hold(topic, this);
       this.subscriptions.add(topic);
@@ -590,11 +591,17 @@ export class Session implements HubMember, ConnectionInfo {
       results = await Promise.all(accepted.map((topic) => this.#position(topic, request)));
     } catch (error) {
       engine.logger.error("subscribe failed", { connection_id: this.connectionId, error: String(error) });
-      for (const topic of accepted) {
+      accepted.forEach((topic, i) => {
+        fail(topic, "unavailable");
+        if (wasLive[i]) {
+          // A re-subscribe (recovery request) that failed keeps the live subscription it had.
+          for (const held of engine.hub.heldBuffer(topic, this) ?? []) this.sendOutbound(held.out);
+          engine.hub.release(topic, this);
+          return;
+        }
         this.subscriptions.delete(topic);
         if (engine.hub.remove(topic, this)) void engine.broker.unsubscribe([topic]).catch(() => {});
-        fail(topic, "unavailable");
-      }
+      });
       accepted.length = 0;
       results = [];
     }
