@@ -13,6 +13,8 @@ import { buildBrowser } from "../../scripts/build-browser.ts";
 import { mintToken, publish, ROOT, type ServerProcess, startServer } from "./support.ts";
 
 const SHOTS = join(ROOT, "dist/screenshots");
+/** Where the page loads the bundle from (the demo directory serves a copy). */
+const BUNDLE_URL = "/demo/wse-client.js";
 let browser: Browser;
 let server: ServerProcess;
 let token: string;
@@ -50,22 +52,22 @@ async function openPage(path: string): Promise<{ page: Page; errors: string[] }>
 describe("browser bundle", () => {
   test("dist/wse-client.js connects with encryption + zstd and receives events (token via ?token=)", async () => {
     const { page, errors } = await openPage("/demo/demo.css");
-    const result = await page.evaluate(async ({ url, token }) => {
-      const mod = await import("/demo/wse-client.js");
+    const result = await page.evaluate(async ({ url, token, bundle }) => {
+      const mod = await import(bundle);
       const client = await mod.connect(url, { token, topics: ["browser.bundle"], encryption: true, zstd: true });
       const ready = { state: client.state, encrypted: client.encrypted };
       (globalThis as Record<string, unknown>).__client = client;
       return ready;
-    }, { url: server.url, token });
+    }, { url: server.url, token, bundle: BUNDLE_URL });
     expect(result).toEqual({ state: "ready", encrypted: true });
     const big = "z".repeat(3000);
     await publish(server, "browser.bundle", "hello", { n: 1, big });
     const event = await page.evaluate(async () => {
-      const client = (globalThis as Record<string, any>).__client;
+      const client = (globalThis as unknown as { __client: import("../../client/mod.ts").WSEClient }).__client;
       const e = await client.recv({ timeout: 5000 });
       const stats = client.getStats();
       await client.close();
-      return { type: e.type, n: e.payload.n, len: e.payload.big.length, topic: e.topic, offset: e.offset, encryption: stats.encryption.enabled, state: client.state };
+      return { type: e.type, n: e.payload.n, len: (e.payload.big as string).length, topic: e.topic, offset: e.offset, encryption: stats.encryption.enabled, state: client.state };
     });
     expect(event).toEqual({ type: "hello", n: 1, len: 3000, topic: "browser.bundle", offset: 0, encryption: true, state: "closed" });
     expect(errors).toEqual([]);
@@ -74,25 +76,25 @@ describe("browser bundle", () => {
 
   test("IndexedDB offline queue survives a page reload and drains in priority order", async () => {
     const { page } = await openPage("/demo/demo.css");
-    await page.evaluate(async () => {
-      const mod = await import("/demo/wse-client.js");
+    await page.evaluate(async (bundle) => {
+      const mod = await import(bundle);
       const q = new mod.OfflineQueue({ storage: new mod.IndexedDBQueueStorage("wse-test-queue") });
       await q.restore();
       await q.clear();
       await q.enqueue({ type: "low", payload: { n: 1 }, priority: 1 });
       await q.enqueue({ type: "critical", payload: { n: 2 }, priority: 10 });
       await q.enqueue({ type: "normal", payload: { n: 3 }, priority: 5 });
-    });
+    }, BUNDLE_URL);
     await page.reload();
-    const drained = await page.evaluate(async () => {
-      const mod = await import("/demo/wse-client.js");
+    const drained = await page.evaluate(async (bundle) => {
+      const mod = await import(bundle);
       const q = new mod.OfflineQueue({ storage: new mod.IndexedDBQueueStorage("wse-test-queue") });
       await q.restore();
       const out = (await q.drain()).map((m: { type: string }) => m.type);
       const again = new mod.OfflineQueue({ storage: new mod.IndexedDBQueueStorage("wse-test-queue") });
       await again.restore();
       return { out, left: again.size };
-    });
+    }, BUNDLE_URL);
     expect(drained).toEqual({ out: ["critical", "normal", "low"], left: 0 });
     await page.close();
   }, 30_000);

@@ -10,7 +10,7 @@ import type { Server } from "bun";
 import { connect, type WSEError } from "../../client/mod.ts";
 import { encodeFrame, wasmCodec } from "../../wasm/mod.ts";
 
-let peer: Server;
+let peer: Server<undefined>;
 const GARBAGE: Array<string | Uint8Array> = [];
 
 beforeAll(() => {
