@@ -256,7 +256,7 @@ describe("not recovered", () => {
     expect(offsets(client, topic, since)).toEqual([]);
   });
 
-  testWith(target, ["jwt", "api", "spawned"], "after a memory-broker restart the epoch changes → epoch_changed", async () => {
+  testWith(target, ["jwt", "api", "spawned", "memory-broker"], "after a memory-broker restart the epoch changes → epoch_changed", async () => {
     const topic = uniqueTopic("restart");
     const before = await publishMany(target, topic, 3);
     await target.restart();
@@ -270,6 +270,25 @@ describe("not recovered", () => {
     await sleep(200);
     expect(offsets(client, topic, since)).toEqual([]);
     await expectLiveNext(target, client, topic, since, 2);
+  }, 30_000);
+});
+
+describe("recovery across a server restart with a shared broker", () => {
+  testWith(target, ["jwt", "api", "spawned"], "with Redis the history survives a restart and recovery just works; with memory the reply re-baselines", async () => {
+    const topic = uniqueTopic("survive");
+    const before = await publishMany(target, topic, 3);
+    await target.restart();
+    await publishMany(target, topic, 2);
+    const client = await connectReady(pool, target);
+    const { reply, since } = await resubscribe(client, [topic], { [topic]: { epoch: before[0]!.epoch, offset: 0 } });
+    const r = reply.recovery[topic];
+    if (target.caps.has("memory-broker")) {
+      expect(r).toMatchObject({ recovered: false, reason: "epoch_changed", offset: 1 });
+    } else {
+      expect(r).toMatchObject({ recovered: true, count: 4, epoch: before[0]!.epoch, offset: 4 });
+      const frames = await client.waitForCount(onTopic(topic), 4, 5000, since);
+      expect(frames.map((f) => f.envelope!.o)).toEqual([1, 2, 3, 4]);
+    }
   }, 30_000);
 });
 

@@ -12,6 +12,9 @@
  * - `WSE_CONFORMANCE_API_KEY`    API key for `/api/*` (enables publishing)
  * - `WSE_CONFORMANCE_CAPS`       comma list of extra capabilities the server was started with
  *                                (see {@link Capability})
+ * Spawned servers use the memory broker unless `WSE_CONFORMANCE_BROKER=redis`: then each gets its
+ * own throwaway `redis-server` (kept across `restart()`, so history survives it).
+ *
  * - `WSE_CONFORMANCE_TOKEN_VIA`  how tests present tokens: `query` (default), `cookie`, `bearer`
  *                                (the upstream 2.x server has no `?token=`)
  *
@@ -20,6 +23,7 @@
 import { createServer as createNetServer } from "node:net";
 import { SignJWT, type JWTPayload } from "jose";
 import { sleep } from "./wire.ts";
+import { startRedisServer, type RedisTestServer } from "../../scripts/redis-test-server.ts";
 
 /** Settings a test file may ask of the server; each maps to a CLI flag or env variable. */
 export interface TargetConfig {
@@ -88,7 +92,8 @@ export type Capability =
   | "small-history"
   | "small-recovery-cap"
   | "small-backpressure"
-  | "snapshot-provider"; // the server's snapshot hook follows snapshot-host.ts's rules
+  | "snapshot-provider" // the server's snapshot hook follows snapshot-host.ts's rules
+  | "memory-broker"; // history lives in the server process (lost on restart)
 
 /** Options for {@link Target.mintToken}. */
 export interface MintOptions {
@@ -214,6 +219,11 @@ function tokenViaFromEnv(): "query" | "cookie" | "bearer" {
   return hostKind() === "upstream" ? "cookie" : "query"; // upstream 2.x has no ?token=
 }
 
+/** True when spawned CLI servers get a Redis broker (`WSE_CONFORMANCE_BROKER=redis`). */
+export function useRedis(): boolean {
+  return process.env.WSE_CONFORMANCE_BROKER === "redis";
+}
+
 /** Maps the settings the upstream host script understands; the rest are left out (and their caps). */
 export function configToUpstreamArgs(config: TargetConfig): string[] {
   const args: string[] = [];
@@ -254,6 +264,7 @@ function capsFromConfig(config: TargetConfig): Set<Capability> {
   if (config.recoveryMaxCount !== undefined) caps.add("small-recovery-cap");
   if (config.backpressureLimitBytes !== undefined) caps.add("small-backpressure");
   if (config.entry === "snapshot-host") caps.add("snapshot-provider");
+  if (!useRedis() || config.entry === "snapshot-host") caps.add("memory-broker");
   return caps;
 }
 
@@ -335,6 +346,7 @@ class SpawnedTarget extends BaseTarget {
   protected readonly apiKey: string;
   private proc: ReturnType<typeof Bun.spawn> | null = null;
   private output = "";
+  private redis: RedisTestServer | null = null;
 
   constructor(
     readonly config: TargetConfig,
@@ -378,6 +390,10 @@ class SpawnedTarget extends BaseTarget {
       WSE_API_KEY: this.apiKey,
     };
     if (this.config.jwtSecret === null) delete env.WSE_JWT_SECRET;
+    if (useRedis() && this.kind !== "upstream" && this.config.entry !== "snapshot-host") {
+      this.redis ??= await startRedisServer();
+      env.WSE_REDIS_URL = this.redis.url;
+    }
     const cmd = this.command();
     this.output = "";
     const proc = Bun.spawn(cmd, { cwd: REPO_ROOT, env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
@@ -432,11 +448,18 @@ class SpawnedTarget extends BaseTarget {
   }
 
   async restart(): Promise<void> {
-    await this.stop();
+    await this.stopProcess();
     await this.start();
   }
 
   async stop(): Promise<void> {
+    await this.stopProcess();
+    const redis = this.redis;
+    this.redis = null;
+    await redis?.stop();
+  }
+
+  private async stopProcess(): Promise<void> {
     const proc = this.proc;
     if (!proc) return;
     this.proc = null;
