@@ -166,15 +166,16 @@ export function freePort(): Promise<number> {
 }
 
 /** The hosts the suite can spawn. */
-export type HostKind = "bun" | "deno" | "upstream";
+export type HostKind = "bun" | "deno" | "exe" | "upstream";
 
 /**
- * Which host to spawn (`WSE_CONFORMANCE_HOST`): `bun` (default), `deno`, or `upstream` (the
- * Python wse-server 2.x through `test/interop/upstream_server.py`, needs `.venv`; a baseline).
+ * Which host to spawn (`WSE_CONFORMANCE_HOST`): `bun` (default), `deno`, `exe` (the compiled
+ * `dist/wse-server` from `npm run build:exe`), or `upstream` (the Python wse-server 2.x through
+ * `test/interop/upstream_server.py`, needs `.venv`; a baseline).
  */
 export function hostKind(): HostKind {
   const v = process.env.WSE_CONFORMANCE_HOST;
-  return v === "deno" || v === "upstream" ? v : "bun";
+  return v === "deno" || v === "exe" || v === "upstream" ? v : "bun";
 }
 
 /** True when the spawned host is our own CLI (Bun or Deno), which takes every `TargetConfig`. */
@@ -366,7 +367,8 @@ class SpawnedTarget extends BaseTarget {
   private command(): string[] {
     const script = this.config.entry === "snapshot-host" ? "test/conformance/snapshot-host.ts" : this.kind === "deno" ? "server/deno.ts" : "server/main.ts";
     if (this.kind === "deno") return [`${REPO_ROOT}node_modules/.bin/deno`, "run", "-A", `${REPO_ROOT}${script}`];
-    if (this.kind === "bun") return [process.execPath, `${REPO_ROOT}${script}`];
+    if (this.kind === "bun" || (this.kind === "exe" && this.config.entry === "snapshot-host")) return [process.execPath, `${REPO_ROOT}${script}`];
+    if (this.kind === "exe") return [`${REPO_ROOT}dist/wse-server`];
     if (this.config.entry === "snapshot-host") throw new Error("the snapshot host embeds our server; not available for upstream");
     if (!this.jwtSecret) throw new Error("the upstream host needs a JWT secret (without one 2.x sends no server_ready)");
     return [
