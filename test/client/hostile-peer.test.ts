@@ -8,10 +8,26 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import type { Server } from "bun";
 import { connect, type WSEError } from "../../client/mod.ts";
+import { encode as msgpackEncode } from "@msgpack/msgpack";
 import { encodeFrame, wasmCodec } from "../../wasm/mod.ts";
 
 let peer: Server<undefined>;
 const GARBAGE: Array<string | Uint8Array> = [];
+let legacyMode = false;
+const utf8 = new TextEncoder();
+/** Every framing a WSE 2.x peer may use (PROTOCOL.md §3), each carrying event `legacy` n. */
+const LEGACY: Array<string | Uint8Array> = [
+  'WSE{"t":"legacy","p":{"n":1}}',
+  'S{"t":"legacy","p":{"n":2}}',
+  'U{"t":"legacy","p":{"n":3}}',
+  utf8.encode('{"t":"legacy","p":{"n":4}}'),
+  wasmCodec.zlibCompress(utf8.encode('{"t":"legacy","p":{"n":5}}')),
+  encodeFrame('{"t":"legacy","p":{"n":6}}', wasmCodec, { compression: "zlib" }) as Uint8Array,
+  encodeFrame('{"t":"legacy","p":{"n":7}}', wasmCodec, { compression: "zstd" }) as Uint8Array,
+  encodeFrame(msgpackEncode({ t: "legacy", p: { n: 8 } }), wasmCodec) as Uint8Array,
+  msgpackEncode({ t: "legacy", p: { n: 9 } }),
+  encodeFrame('{"t":"batch","p":{"messages":[{"t":"legacy","p":{"n":10}},{"t":"legacy","p":{"n":11}}],"count":2}}', wasmCodec, {}) as string,
+];
 
 beforeAll(() => {
   const zlibBomb = encodeFrame(`{"t":"x","p":{"s":"${"a".repeat(3 * 1024 * 1024)}"}}`, wasmCodec, { compression: "zlib" });
@@ -44,7 +60,11 @@ beforeAll(() => {
         const msg = JSON.parse(String(raw));
         if (msg.t === "client_hello") {
           ws.send(JSON.stringify({ c: "WSE", t: "server_hello", p: { features: { encryption: false } } }));
-          for (const g of GARBAGE) ws.send(g);
+          if (legacyMode) {
+            for (const frame of LEGACY) ws.send(frame);
+          } else {
+            for (const g of GARBAGE) ws.send(g);
+          }
           ws.send(JSON.stringify({ c: "U", t: "valid", p: { ok: true } }));
         }
         if (msg.t === "ping") ws.send(JSON.stringify({ c: "WSE", t: "PONG", p: { client_timestamp: msg.p.timestamp } }));
@@ -96,4 +116,23 @@ test("a server that never completes the handshake gives a WSETimeoutError", asyn
 test("encryption required but refused by the server: WSEEncryptionError, final", async () => {
   const error = await connect(`ws://127.0.0.1:${peer.port}/wse`, { encryption: true }).catch((e) => e);
   expect(error?.name).toBe("WSEEncryptionError");
+}, 20_000);
+
+test("every framing of PROTOCOL.md §3 is decoded: legacy text prefixes, bare zlib, JSON in binary, C:, Z:, M:, bare msgpack, batch", async () => {
+  legacyMode = true;
+  try {
+    const client = await connect(`ws://127.0.0.1:${peer.port}/wse`, { offlineQueue: false });
+    const got: number[] = [];
+    while (true) {
+      const e = await client.recv({ timeout: 5000 });
+      if (e.type === "valid") break;
+      expect(e.type).toBe("legacy");
+      got.push(e.payload.n as number);
+    }
+    expect(got).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(client.getStats().protocolErrors).toBe(0);
+    await client.close();
+  } finally {
+    legacyMode = false;
+  }
 }, 20_000);
