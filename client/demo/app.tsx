@@ -80,6 +80,11 @@ function Lock({ closed }: { closed: boolean }) {
   );
 }
 
+function hint(what: string, error: unknown): string {
+  if ((error as { code?: string }).code === "PUBLISH_DISABLED") return `${what}: start the server with --client-publish`;
+  return `${what}: ${(error as Error).message}`;
+}
+
 function describe(event: WSEEvent): string {
   if (event.type === "discontinuity") {
     const p = event.payload as { reason?: string; previous?: { offset: number } | null; current?: { offset: number } };
@@ -206,7 +211,7 @@ function App({ token }: { token?: string }) {
     try {
       await publish(CHAT_TOPIC, "chat_message", { text, name: ME.name, color: ME.color, from: clientKey });
     } catch (e) {
-      setNote(`chat: ${(e as Error).message}`);
+      setNote(hint("chat", e));
     }
   };
 
@@ -214,7 +219,7 @@ function App({ token }: { token?: string }) {
     try {
       for (let i = 0; i < 10; i++) await publish(EVENTS_TOPIC, "burst", { n: i + 1, from: ME.name });
     } catch (e) {
-      setNote(`publish: ${(e as Error).message}`);
+      setNote(hint("publish", e));
     }
   };
 
