@@ -220,6 +220,19 @@ function tokenViaFromEnv(): "query" | "cookie" | "bearer" {
   return hostKind() === "upstream" ? "cookie" : "query"; // upstream 2.x has no ?token=
 }
 
+/**
+ * The environment a spawned server inherits: this process's, without any `WSE_*` variable (a
+ * developer's own settings must not leak into the suite's servers), plus the JSON object in
+ * `WSE_CONFORMANCE_SERVER_ENV` if set (for experiments; each file's own settings still win).
+ */
+function inheritedEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("WSE_")) env[k] = v;
+  const extra = process.env.WSE_CONFORMANCE_SERVER_ENV;
+  if (extra) Object.assign(env, JSON.parse(extra) as Record<string, string>);
+  return env;
+}
+
 /** True when spawned CLI servers get a Redis broker (`WSE_CONFORMANCE_BROKER=redis`). */
 export function useRedis(): boolean {
   return process.env.WSE_CONFORMANCE_BROKER === "redis";
@@ -385,7 +398,7 @@ class SpawnedTarget extends BaseTarget {
 
   async start(): Promise<void> {
     const env: Record<string, string | undefined> = {
-      ...process.env,
+      ...inheritedEnv(),
       ...configToEnv(this.config),
       WSE_HOST: "127.0.0.1",
       WSE_PORT: String(this.port),
