@@ -68,6 +68,8 @@ export class WireClient {
   closeInfo: CloseInfo | null = null;
   /** The AES-GCM key once the key exchange completed. */
   key: CryptoKey | null = null;
+  /** Why deriving the key from the server's public key failed, if it did. */
+  keyError: string | null = null;
 
   private exchange: KeyExchange | null = null;
   private chain: Promise<void> = Promise.resolve();
@@ -85,7 +87,11 @@ export class WireClient {
       this.chain = this.chain.then(async () => {
         const frame = await decodeFrame(data, this.key);
         this.frames.push(frame);
-        await this.maybeDeriveKey(frame);
+        try {
+          await this.maybeDeriveKey(frame);
+        } catch (err) {
+          this.keyError = String(err); // a bad server key; later E: frames then fail to decode
+        }
         this.notify();
       });
     });
@@ -99,6 +105,7 @@ export class WireClient {
 
   /** Opens a connection; resolves once open (auth failures still open, then close 4401). */
   static connect(url: string, options: ConnectOptions = {}): Promise<WireClient> {
+    // Bun's WebSocket takes `{ headers }` as its second argument (an extension of the DOM API).
     const init = options.headers ? ({ headers: options.headers } as unknown as string[]) : undefined;
     const socket = new WebSocket(url, init);
     const client = new WireClient(socket, url);
@@ -323,7 +330,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Asserts that `iso` is an ISO-8601 time within `toleranceMs` of now; returns the skew. */
+/** How far (ms) the ISO-8601 time `iso` is from now; infinity when it is not a time string. */
 export function isoSkewMs(iso: unknown): number {
   if (typeof iso !== "string") return Number.POSITIVE_INFINITY;
   const t = Date.parse(iso);
