@@ -78,6 +78,25 @@ describe("drain", () => {
   }, 45_000);
 });
 
+describe("drain of more connections than one batch", () => {
+  testWith(target, ["jwt", "spawned"], "250 connections (more than a 200-connection batch) all get 1012, and the process exits", async () => {
+    await target.restart();
+    const token = await target.mintToken({ sub: "crowd" });
+    const clients: WireClient[] = [];
+    for (let i = 0; i < 250; i++) {
+      const { url, headers } = target.withToken(token);
+      clients.push(await pool.connect(url, { headers }));
+    }
+    await Promise.all(clients.map((c) => c.waitForType("server_ready", 10_000)));
+    const exited = target.exited();
+    target.kill("SIGTERM");
+    const codes = await Promise.all(clients.map((c) => c.waitClose(15_000).then((i) => i.code)));
+    expect(codes.filter((c) => c !== 1012)).toEqual([]);
+    expect(await Promise.race([exited, sleep(15_000).then(() => "still running")])).toBe(0);
+    await target.restart();
+  }, 60_000);
+});
+
 describe("drain with the reconnect-elsewhere code", () => {
   testSpawned("WSE_DRAIN_CODE=4300 → clients are closed 4300 on SIGTERM", async () => {
     const elsewhere = await startTarget({ drainTimeoutMs: 3000, extraEnv: { WSE_DRAIN_CODE: "4300" } });
