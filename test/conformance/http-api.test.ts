@@ -18,6 +18,15 @@ describe("HTTP API", () => {
     expect(res.status).toBe(200);
   });
 
+  testWith(target, [], "GET /metrics answers Prometheus text", async () => {
+    const res = await fetch(`${target.httpUrl}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type") ?? "").toContain("text/plain");
+    const text = await res.text();
+    expect(text).toMatch(/^# (HELP|TYPE) /m);
+    expect(text).toMatch(/^[a-z_]+(\{[^}]*\})? [0-9.e+-]+$/m);
+  });
+
   testWith(target, ["api"], "/api/* without the key or with a wrong key is refused and publishes nothing", async () => {
     const topic = uniqueTopic("nokey");
     const body = JSON.stringify({ topic, type: "x", payload: {} });

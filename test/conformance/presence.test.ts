@@ -139,6 +139,22 @@ describe("presence with two connections of one user", () => {
     expect(await request(dave, topic)).toEqual(body);
   });
 
+  testWith(target, ["jwt", "presence"], "a presence_update over 4096 bytes gets an error and is not broadcast", async () => {
+    const topic = uniqueTopic("bigupd");
+    const observer = await connectReady(pool, target, { claims: { sub: "observer6" } });
+    await observer.subscribe([topic]);
+    const gina = await connectReady(pool, target, { claims: { sub: "gina" } });
+    await gina.subscribe([topic], { presence: { s: "ok" } });
+    await observer.waitFor(ofType("presence_join"), 5000);
+    const since = gina.mark();
+    const obsSince = observer.mark();
+    gina.send({ c: "WSE", t: "presence_update", p: { data: { blob: "y".repeat(5000) } } });
+    await gina.waitForType("error", 5000, since);
+    await settle();
+    expect(observer.frames.slice(obsSince).filter(ofType("presence_update"))).toEqual([]);
+    expect((await request(observer, topic)).members.gina.data).toEqual({ s: "ok" });
+  });
+
   testWith(target, ["jwt", "presence"], "presence data over 4096 bytes is refused and nobody sees a join", async () => {
     const topic = uniqueTopic("big");
     const observer = await connectReady(pool, target, { claims: { sub: "observer4" } });
