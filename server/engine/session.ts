@@ -1,48 +1,27 @@
 /**
  * One connection's protocol state machine (PROTOCOL.md §2–§7): the `server_ready` greeting,
  * `client_hello` → `server_hello` with the key exchange, ping/PONG, the inbound pipeline (size,
- * rate limit, decode, decrypt, envelope checks), subscriptions with recovery and the gapless
- * seam, presence, snapshots, batches, client publish and application messages.
+ * rate limit, decode, decrypt, envelope checks), batches, and dispatch to the handlers in
+ * `subscribe.ts` (subscriptions, recovery) and `requests.ts` (presence, snapshots, publish, app).
  *
  * @module
  */
 import { CodecError, type EcdhKeyPair, type SessionKey } from "../../wasm/api.ts";
 import { decodeFrame } from "../../wasm/frame.ts";
 import { type Envelope, EnvelopeError, parseEnvelope } from "../../wasm/envelope.ts";
-import type { StreamTop } from "../broker/types.ts";
-import type { ConnectionInfo, InboundMessage, SnapshotResult } from "../types.ts";
+import type { ConnectionInfo } from "../types.ts";
 import { AbuseTracker, InboundRateLimiter } from "./rate-limit.ts";
 import { CloseCode, DECRYPTION_ERROR_EVERY, type ErrorCode, GARBAGE_CLOSE_THRESHOLD } from "./codes.ts";
 import type { Engine } from "./engine.ts";
 import type { HostSocket, UpgradeData } from "./host.ts";
-import { broadcastChannel, type Held, type HubMember } from "./hub.ts";
-import { messageEnvelope, Outbound, publicationEnvelope, Variant } from "./outbound.ts";
-import { type ClientPosition, decideRecovery, parsePosition, type RecoveryOutcome } from "./recovery.ts";
-import { topicProblem } from "./topics.ts";
+import { broadcastChannel, type HubMember } from "./hub.ts";
+import { messageEnvelope, Outbound, Variant } from "./outbound.ts";
+import { applicationMessage, clientPublish, presenceRequest, presenceUpdate, snapshots } from "./requests.ts";
+import { handleSubscription, releaseTopics, type SubscribeRequest, subscribeTopics, unsubscribeTopics } from "./subscribe.ts";
 
+export type { SubscribeRequest } from "./subscribe.ts";
 
 const SETTLED: Promise<void> = Promise.resolve();
-
-/** Options of `Session.subscribeTopics`. */
-export interface SubscribeRequest {
-  /** Recover topics that have a position. */
-  recover: boolean;
-  /** Per-topic positions (`recovery` of the request). */
-  positions?: unknown;
-  /** One position for every topic (2.x style `epoch`/`offset` at payload level). */
-  fallback?: ClientPosition | null;
-  /** Presence data to track the user with, when given. */
-  presence?: unknown;
-  /** Apply the ACL and the `authorizeSubscribe` hook. */
-  authorize: boolean;
-  /** Correlation id to echo in the reply. */
-  correlationId?: string;
-}
-
-interface TopicResult {
-  outcome: RecoveryOutcome | { recovered: false; top: StreamTop; reason?: undefined };
-  requested: boolean;
-}
 
 /** UTF-8 size of a text frame; exact only when it could matter for `limit` (3 bytes per UTF-16 unit at most). */
 function textSize(text: string, limit: number): number {
@@ -79,7 +58,7 @@ export class Session implements HubMember, ConnectionInfo {
   /** Topics held (live or being subscribed). */
   readonly subscriptions = new Set<string>();
   /** Topics where this connection is present (allocated on first use: most connections never are). */
-  #presenceTopics: Set<string> | null = null;
+  presenceTopics: Set<string> | null = null;
   /** Last inbound frame, ms. */
   lastSeen: number;
   /** Connected at, ms. */
@@ -92,9 +71,11 @@ export class Session implements HubMember, ConnectionInfo {
   #keyPair: EcdhKeyPair | null = null;
   readonly #msgpack: boolean;
   #zstd = false;
-  readonly #engine: Engine;
+  /** The engine this connection belongs to. */
+  readonly engine: Engine;
   readonly #socket: HostSocket;
-  readonly #acl: { allows(topic: string): boolean } | null;
+  /** The connection's topic ACL (`wse_topics`), null for no restriction. */
+  readonly acl: { allows(topic: string): boolean } | null;
   readonly #limiter: InboundRateLimiter;
   #garbage: AbuseTracker | null = null;
   #decryptFailures = 0;
@@ -105,12 +86,12 @@ export class Session implements HubMember, ConnectionInfo {
   /** Creates the session for an accepted upgrade (identity present). */
   constructor(engine: Engine, socket: HostSocket, data: UpgradeData) {
     const identity = data.identity!;
-    this.#engine = engine;
+    this.engine = engine;
     this.#socket = socket;
     this.connectionId = data.connectionId;
     this.userId = identity.userId;
     this.claims = identity.claims;
-    this.#acl = identity.acl;
+    this.acl = identity.acl;
     this.remoteAddress = data.remoteAddress;
     this.#msgpack = data.msgpack;
     this.#variant = data.msgpack ? Variant.MSGPACK : Variant.JSON;
@@ -157,10 +138,10 @@ export class Session implements HubMember, ConnectionInfo {
   sendFrame(frame: string | Uint8Array): void {
     if (this.closed) return;
     const status = this.#socket.send(frame);
-    const m = this.#engine.counters;
+    const m = this.engine.counters;
     m.messagesOut++;
     m.bytesOut += typeof frame === "string" ? frame.length : frame.byteLength;
-    if (status === -1 || status === 0) this.#engine.checkBackpressure(this);
+    if (status === -1 || status === 0) this.engine.checkBackpressure(this);
   }
 
   /** Sends a message in this connection's variant, encrypted once a key exists. */
@@ -175,7 +156,7 @@ export class Session implements HubMember, ConnectionInfo {
     payload: unknown,
     extra?: { id?: string; category?: string; correlationId?: string; priority?: number },
   ): void {
-    this.sendOutbound(new Outbound(this.#engine.encodeContext, messageEnvelope(type, payload, extra)));
+    this.sendOutbound(new Outbound(this.engine.encodeContext, messageEnvelope(type, payload, extra)));
   }
 
   /** Sends an `error` envelope. */
@@ -202,12 +183,12 @@ export class Session implements HubMember, ConnectionInfo {
     } catch {
       // already gone
     }
-    this.#engine.sessionClosed(this, code, reason);
+    this.engine.sessionClosed(this, code, reason);
   }
 
   /** Sends `server_ready`, joins the shared channels and runs the initial subscription. */
   start(initialTopics: string[]): void {
-    const o = this.#engine.options;
+    const o = this.engine.options;
     const now = new Date().toISOString();
     const ready = {
       c: "WSE",
@@ -253,19 +234,19 @@ export class Session implements HubMember, ConnectionInfo {
     if (this.closed) return;
     const now = Date.now();
     this.lastSeen = now;
-    const m = this.#engine.counters;
-    const o = this.#engine.options;
+    const m = this.engine.counters;
+    const o = this.engine.options;
     const size = typeof data === "string" ? textSize(data, o.maxMessageSize) : data.byteLength;
     m.messagesIn++;
     m.bytesIn += size;
     if (size > o.maxMessageSize) {
-      this.#invalid("MESSAGE_TOO_LARGE", `frame of ${size} bytes exceeds ${o.maxMessageSize}`);
+      this.invalid("MESSAGE_TOO_LARGE", `frame of ${size} bytes exceeds ${o.maxMessageSize}`);
       return;
     }
     if (!this.#admit()) return;
     let env: Envelope;
     try {
-      const frame = decodeFrame(data, this.#engine.codec, { key: this.#key ?? undefined, maxSize: o.maxDecompressedSize });
+      const frame = decodeFrame(data, this.engine.codec, { key: this.#key ?? undefined, maxSize: o.maxDecompressedSize });
       if (frame.encrypted) this.#decryptFailures = 0;
       env = parseEnvelope(frame, { maxDepth: o.maxDepth });
     } catch (error) {
@@ -281,12 +262,12 @@ export class Session implements HubMember, ConnectionInfo {
     if (decision.action === "allow") {
       if (decision.warning) {
         // `limit` is the bucket capacity, as upstream sends it and the Python client logs it.
-        const warning = { ...decision.warning, limit: this.#engine.options.rateLimit.capacity };
+        const warning = { ...decision.warning, limit: this.engine.options.rateLimit.capacity };
         this.sendMessage("rate_limit_warning", warning, { category: "WSE" });
       }
       return true;
     }
-    const m = this.#engine.counters;
+    const m = this.engine.counters;
     m.rateLimited++;
     if (decision.action === "close") {
       m.rateLimitCloses++;
@@ -307,7 +288,7 @@ export class Session implements HubMember, ConnectionInfo {
   #decodeFailed(error: unknown): void {
     if (error instanceof CodecError) {
       if (error.code === "DECRYPT_FAILED") {
-        this.#engine.counters.decryptionFailures++;
+        this.engine.counters.decryptionFailures++;
         this.#decryptFailures++;
         if (this.#decryptFailures % DECRYPTION_ERROR_EVERY === 0) {
           this.sendError("DECRYPTION_FAILED", `${this.#decryptFailures} frames failed to decrypt`, true);
@@ -316,21 +297,22 @@ export class Session implements HubMember, ConnectionInfo {
         return;
       }
       if (error.code === "TOO_LARGE") {
-        this.#invalid("MESSAGE_TOO_LARGE", error.message);
+        this.invalid("MESSAGE_TOO_LARGE", error.message);
         return;
       }
-      this.#invalid("INVALID_MESSAGE", error.message);
+      this.invalid("INVALID_MESSAGE", error.message);
       return;
     }
     if (error instanceof EnvelopeError) {
-      this.#invalid(error.code, error.message);
+      this.invalid(error.code, error.message);
       return;
     }
-    this.#invalid("INVALID_MESSAGE", error instanceof Error ? error.message : "undecodable frame");
+    this.invalid("INVALID_MESSAGE", error instanceof Error ? error.message : "undecodable frame");
   }
 
-  #invalid(code: ErrorCode, message: string, cid?: string): void {
-    this.#engine.counters.invalidMessages++;
+  /** Counts an invalid message, answers with an error, and closes 4400 on sustained garbage. */
+  invalid(code: ErrorCode, message: string, cid?: string): void {
+    this.engine.counters.invalidMessages++;
     this.sendError(code, message, true, undefined, cid);
     this.#countGarbage();
   }
@@ -348,7 +330,7 @@ export class Session implements HubMember, ConnectionInfo {
     this.#chain = this.#chain
       .then(() => (this.closed ? undefined : task()))
       .catch((error) => {
-        this.#engine.logger.error("message handler failed", {
+        this.engine.logger.error("message handler failed", {
           connection_id: this.connectionId,
           error: error instanceof Error ? error.message : String(error),
         });
@@ -386,29 +368,29 @@ export class Session implements HubMember, ConnectionInfo {
         return;
       case "subscription_update":
       case "subscription":
-        await this.#subscription(env);
+        await handleSubscription(this, env);
         return;
       case "sync_request":
-        await this.#snapshots(env);
+        await snapshots(this, env);
         return;
       case "batch":
         if (!allowBatch) {
-          this.#invalid("INVALID_MESSAGE", "nested batch", env.cid);
+          this.invalid("INVALID_MESSAGE", "nested batch", env.cid);
           return;
         }
         await this.#batch(env);
         return;
       case "presence_update":
-        await this.#presenceUpdate(env);
+        await presenceUpdate(this, env);
         return;
       case "presence_request":
-        await this.#presenceRequest(env);
+        await presenceRequest(this, env);
         return;
       case "publish":
-        await this.#clientPublish(env);
+        await clientPublish(this, env);
         return;
       default:
-        this.#applicationMessage(env);
+        applicationMessage(this, env);
     }
   }
 
@@ -425,7 +407,7 @@ export class Session implements HubMember, ConnectionInfo {
 
   #hello(env: Envelope): void {
     const p = env.p;
-    const o = this.#engine.options;
+    const o = this.engine.options;
     const features = isPlainObject(p.features) ? p.features : {};
     const pv = typeof p.protocol_version === "number" && Number.isFinite(p.protocol_version) ? p.protocol_version : 1;
     this.#protocolVersion = Math.max(1, Math.min(Math.floor(pv), 2));
@@ -436,7 +418,7 @@ export class Session implements HubMember, ConnectionInfo {
       const raw = typeof p.encryption_public_key === "string" ? decodeBase64(p.encryption_public_key) : null;
       try {
         if (!raw || raw.length !== 65 || raw[0] !== 0x04) throw new CodecError("BAD_KEY", "public key must be a 65-byte uncompressed P-256 point");
-        const pair = this.#engine.codec.generateKeyPair();
+        const pair = this.engine.codec.generateKeyPair();
         this.#key = pair.deriveKey(raw);
         this.#keyPair = pair;
         encryption = true;
@@ -460,7 +442,7 @@ export class Session implements HubMember, ConnectionInfo {
         presence: o.presence,
         batching: true,
         priority_queue: true,
-        cluster: this.#engine.clustered,
+        cluster: this.engine.clustered,
         zstd: this.#zstd,
       },
       limits: {
@@ -474,7 +456,7 @@ export class Session implements HubMember, ConnectionInfo {
   }
 
   #rewire(previous: { variant: Variant; key: SessionKey | null }): void {
-    const engine = this.#engine;
+    const engine = this.engine;
     engine.hub.rewire(this, this.subscriptions, previous);
     if (!previous.key) this.#socket.unsubscribe(broadcastChannel(previous.variant));
     if (this.#key) engine.encryptedSessions.add(this);
@@ -482,338 +464,31 @@ export class Session implements HubMember, ConnectionInfo {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Subscriptions and recovery
+  // Subscriptions (subscribe.ts) and batches
   // -------------------------------------------------------------------------------------------
 
-  async #subscription(env: Envelope): Promise<void> {
-    const p = env.p;
-    const action = p.action ?? "subscribe";
-    let topics: unknown[] | null = Array.isArray(p.topics) ? p.topics : typeof p.topic === "string" ? [p.topic] : null;
-    if (typeof p.topics === "string") topics = p.topics.split(",").filter((t) => t.length > 0);
-    if (!topics) {
-      this.#invalid("INVALID_MESSAGE", "subscription_update needs a topics array", env.cid);
-      return;
-    }
-    if (action === "unsubscribe") {
-      const names = topics.filter((t): t is string => typeof t === "string");
-      await this.unsubscribeTopics(names);
-      this.sendMessage(
-        "subscription_update",
-        { action: "unsubscribe", success: true, success_topics: names, failed_topics: [], errors: {} },
-        { category: "WSE", correlationId: env.cid },
-      );
-      return;
-    }
-    if (action !== "subscribe") {
-      this.#invalid("INVALID_MESSAGE", `unknown subscription action ${String(action).slice(0, 64)}`, env.cid);
-      return;
-    }
-    await this.subscribeTopics(topics, {
-      recover: p.recover === true,
-      positions: p.recovery,
-      fallback: p.recover === true ? parsePosition({ epoch: p.epoch, offset: p.offset }) : null,
-      presence: p.presence,
-      authorize: true,
-      correlationId: env.cid,
-    });
+  /** Subscribes to topics, recovering where asked, and replies (see `subscribe.ts`). */
+  subscribeTopics(rawTopics: unknown[], request: SubscribeRequest): Promise<string[]> {
+    return subscribeTopics(this, rawTopics, request);
   }
 
-  /**
-   * Subscribes to topics, recovering where asked, and replies. The seam: every accepted topic is
-   * held (live messages buffered) before the stream positions are read; after the reads, replays
-   * go out, then the reply, then buffered messages past each topic's reported offset, and only
-   * then the topic goes live — all synchronously, so nothing is lost or sent twice.
-   */
-  async subscribeTopics(rawTopics: unknown[], request: SubscribeRequest): Promise<string[]> {
-    const engine = this.#engine;
-    const o = engine.options;
-    const failed: string[] = [];
-    const errors: Record<string, string> = {};
-    const fail = (topic: string, reason: string) => {
-      failed.push(topic);
-      errors[topic] = reason;
-    };
-    const accepted: string[] = [];
-    const seen = new Set<string>();
-    for (const raw of rawTopics) {
-      const problem = topicProblem(raw);
-      if (problem) {
-        fail(typeof raw === "string" ? raw.slice(0, 1024) : String(raw).slice(0, 64), "invalid_topic");
-        continue;
-      }
-      const topic = raw as string;
-      if (seen.has(topic)) continue;
-      seen.add(topic);
-      if (request.authorize && this.#acl && !this.#acl.allows(topic)) {
-        fail(topic, "forbidden");
-        continue;
-      }
-      if (!this.subscriptions.has(topic) && this.subscriptions.size + accepted.length >= o.maxTopicsPerConnection) {
-        fail(topic, "too_many_topics");
-        continue;
-      }
-      accepted.push(topic);
-    }
-    const hook = o.hooks.authorizeSubscribe;
-    if (request.authorize && hook && accepted.length > 0) {
-      const verdicts = await Promise.all(
-        accepted.map(async (t) => {
-          try {
-            return (await hook(this, t)) === true;
-          } catch {
-            return false;
-          }
-        }),
-      );
-      for (let i = accepted.length - 1; i >= 0; i--) {
-        if (!verdicts[i]) {
-          fail(accepted[i]!, "forbidden");
-          accepted.splice(i, 1);
-        }
-      }
-    }
-    const presenceData = this.#presenceData(request.presence);
-    if (this.closed) return [];
-
-    // Hold every accepted topic before reading positions.
-    const buffers: Held[][] = [];
-    const wasLive = accepted.map((topic) => engine.hub.isLive(topic, this));
-    for (const topic of accepted) {
-      const held = engine.hub.hold(topic, this);
-      this.subscriptions.add(topic);
-      buffers.push(held.buffer);
-    }
-    let results: TopicResult[];
-    try {
-      // Every subscriber waits until the node's interest is effective (a broker's repeated
-      // subscribe waits for the pending one), so no publication after the position read is missed.
-      if (accepted.length > 0) await engine.broker.subscribe(accepted);
-      results = await Promise.all(accepted.map((topic) => this.#position(topic, request)));
-    } catch (error) {
-      engine.logger.error("subscribe failed", { connection_id: this.connectionId, error: String(error) });
-      accepted.forEach((topic, i) => {
-        fail(topic, "unavailable");
-        if (wasLive[i]) {
-          // A re-subscribe (recovery request) that failed keeps the live subscription it had.
-          for (const held of engine.hub.heldBuffer(topic, this) ?? []) this.sendOutbound(held.out);
-          engine.hub.release(topic, this);
-          return;
-        }
-        this.subscriptions.delete(topic);
-        if (engine.hub.remove(topic, this)) void engine.broker.unsubscribe([topic]).catch(() => {});
-      });
-      accepted.length = 0;
-      results = [];
-    }
-    if (this.closed) return [];
-
-    // Synchronous from here: replay, reply, flush, go live.
-    const succeeded: string[] = [];
-    const recovery: Record<string, Record<string, unknown>> = {};
-    let requested = 0;
-    let recoveredCount = 0;
-    for (let i = 0; i < accepted.length; i++) {
-      const topic = accepted[i]!;
-      if (engine.hub.heldBuffer(topic, this) !== buffers[i]) continue; // unsubscribed meanwhile
-      const { outcome, requested: asked } = results[i]!;
-      succeeded.push(topic);
-      const entry: Record<string, unknown> = {
-        epoch: outcome.top.epoch,
-        offset: outcome.top.offset,
-        recovered: outcome.recovered,
-        count: 0,
-      };
-      if (asked) {
-        requested++;
-        if (outcome.recovered) {
-          recoveredCount++;
-          engine.counters.recoveryHits++;
-          for (const publication of outcome.publications) {
-            this.sendOutbound(new Outbound(engine.encodeContext, publicationEnvelope(publication)));
-          }
-          entry.count = outcome.publications.length;
-        } else {
-          engine.counters.recoveryMisses++;
-          if (outcome.reason) entry.reason = outcome.reason;
-        }
-      }
-      recovery[topic] = entry;
-    }
-    this.sendMessage(
-      "subscription_update",
-      {
-        action: "subscribe",
-        success: failed.length === 0,
-        success_topics: succeeded,
-        failed_topics: failed,
-        errors,
-        recoverable: o.recovery,
-        recovered: requested > 0 && recoveredCount === requested,
-        recovery,
-      },
-      { category: "WSE", correlationId: request.correlationId },
-    );
-    for (let i = 0; i < accepted.length; i++) {
-      const topic = accepted[i]!;
-      const buffer = buffers[i]!;
-      if (engine.hub.heldBuffer(topic, this) !== buffer) continue;
-      const top = results[i]!.outcome.top;
-      for (const held of buffer) {
-        const pub = held.publication;
-        if (pub && pub.epoch === top.epoch && pub.offset <= top.offset) continue; // already covered
-        this.sendOutbound(held.out);
-      }
-      engine.hub.release(topic, this);
-    }
-    if (presenceData && succeeded.length > 0) {
-      for (const topic of succeeded) {
-        (this.#presenceTopics ??= new Set()).add(topic);
-        await engine.broker.presenceAdd(topic, { userId: this.userId, connectionId: this.connectionId, data: presenceData });
-      }
-      if (this.closed) for (const topic of succeeded) void engine.broker.presenceRemove(topic, this.connectionId).catch(() => {});
-    }
-    return succeeded;
+  /** Leaves topics and their presence. */
+  unsubscribeTopics(topics: Iterable<string>): Promise<void> {
+    return unsubscribeTopics(this, topics);
   }
 
-  async #position(topic: string, request: SubscribeRequest): Promise<TopicResult> {
-    const engine = this.#engine;
-    const position = request.recover ? this.#positionFor(topic, request) : null;
-    if (!position) return { outcome: { recovered: false, top: await engine.broker.top(topic) }, requested: false };
-    if (!engine.options.recovery) {
-      return { outcome: { recovered: false, top: await engine.broker.top(topic), reason: "no_history" }, requested: true };
-    }
-    const cap = engine.options.history.maxRecovery;
-    const history = await engine.broker.history(topic, position.offset, cap + 1);
-    return { outcome: decideRecovery(position, history, cap), requested: true };
-  }
-
-  #positionFor(topic: string, request: SubscribeRequest): ClientPosition | null {
-    const positions = request.positions;
-    if (isPlainObject(positions) && Object.hasOwn(positions, topic)) return parsePosition(positions[topic]);
-    return request.fallback ?? null;
-  }
-
-  #presenceData(value: unknown): Record<string, unknown> | null {
-    if (value === undefined || value === null || value === false) return null;
-    const o = this.#engine.options;
-    if (!o.presence) return null;
-    const data = value === true ? {} : value;
-    if (!isPlainObject(data)) {
-      this.#invalid("INVALID_MESSAGE", "presence must be an object");
-      return null;
-    }
-    const size = Buffer.byteLength(JSON.stringify(data), "utf8");
-    if (size > o.presenceMaxData) {
-      this.#invalid("MESSAGE_TOO_LARGE", `presence data of ${size} bytes exceeds ${o.presenceMaxData}`);
-      return null;
-    }
-    return data;
-  }
-
-  /** Leaves topics (and their presence). */
-  async unsubscribeTopics(topics: Iterable<string>): Promise<void> {
-    const engine = this.#engine;
-    const emptied: string[] = [];
-    const presence: string[] = [];
-    for (const topic of [...topics]) {
-      if (!this.subscriptions.delete(topic)) continue;
-      if (engine.hub.remove(topic, this)) emptied.push(topic);
-      if (this.#presenceTopics?.delete(topic)) presence.push(topic);
-    }
-    await Promise.all([
-      emptied.length > 0 ? engine.broker.unsubscribe(emptied) : undefined,
-      ...presence.map((t) => engine.broker.presenceRemove(t, this.connectionId)),
-    ]);
-  }
-
-  /** Releases everything this connection held; called once by the engine on close. */
-  async release(): Promise<void> {
-    const engine = this.#engine;
-    engine.encryptedSessions.delete(this);
-    const emptied: string[] = [];
-    for (const topic of this.subscriptions) if (engine.hub.remove(topic, this)) emptied.push(topic);
-    this.subscriptions.clear();
-    const presence = this.#presenceTopics ? [...this.#presenceTopics] : [];
-    this.#presenceTopics = null;
-    await Promise.all([
-      emptied.length > 0 ? engine.broker.unsubscribe(emptied) : undefined,
-      ...presence.map((t) => engine.broker.presenceRemove(t, this.connectionId)),
-    ]);
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Presence, snapshots, batches, publish, application messages
-  // -------------------------------------------------------------------------------------------
-
-  async #presenceUpdate(env: Envelope): Promise<void> {
-    if (!this.#engine.options.presence) {
-      this.sendError("PRESENCE_DISABLED", "presence is disabled on this server", true, undefined, env.cid);
-      return;
-    }
-    const data = this.#presenceData(env.p.data ?? {});
-    if (!data) return;
-    await Promise.all([...(this.#presenceTopics ?? [])].map((t) => this.#engine.broker.presenceUpdate(t, this.connectionId, data)));
-  }
-
-  async #presenceRequest(env: Envelope): Promise<void> {
-    const topic = env.p.topic;
-    const problem = topicProblem(topic);
-    if (problem) {
-      this.#invalid("INVALID_TOPIC", problem, env.cid);
-      return;
-    }
-    if (this.#acl && !this.#acl.allows(topic as string)) {
-      this.sendError("FORBIDDEN", "topic not allowed", true, { topic }, env.cid);
-      return;
-    }
-    const summary = await this.#engine.presenceSummary(topic as string);
-    this.sendMessage("presence", summary, { category: "WSE", correlationId: env.cid });
-  }
-
-  async #snapshots(env: Envelope): Promise<void> {
-    const raw = env.p.topics;
-    const topics = Array.isArray(raw) ? raw : typeof raw === "string" ? [raw] : [...this.subscriptions];
-    const hook = this.#engine.options.hooks.snapshot;
-    const served: string[] = [];
-    let sent = 0;
-    for (const topic of topics) {
-      if (topicProblem(topic) || (this.#acl && !this.#acl.allows(topic as string))) continue;
-      served.push(topic as string);
-      if (!hook) continue;
-      let result: unknown;
-      try {
-        result = await hook(this, topic as string);
-      } catch (error) {
-        this.#engine.logger.warn("snapshot hook failed", { topic, error: String(error) });
-        continue;
-      }
-      if (this.closed) return;
-      if (result === undefined || result === null) continue;
-      let type = "snapshot";
-      let payload: unknown = result;
-      if (isPlainObject(result) && "payload" in result && Object.keys(result).every((k) => k === "type" || k === "payload")) {
-        const r = result as unknown as SnapshotResult;
-        if (typeof r.type === "string" && r.type.length > 0) type = r.type;
-        payload = r.payload;
-      }
-      const p = isPlainObject(payload) && type !== "snapshot" ? payload : { topic, data: payload };
-      this.sendMessage(type, p, { category: "S", correlationId: env.cid });
-      sent++;
-    }
-    this.sendMessage(
-      "snapshot_complete",
-      { success: true, snapshots_sent: sent, topics: served },
-      { category: "WSE", correlationId: env.cid },
-    );
+  /** Releases every topic and presence entry; called once by the engine on close. */
+  release(): Promise<void> {
+    return releaseTopics(this);
   }
 
   async #batch(env: Envelope): Promise<void> {
     const messages = env.p.messages;
     if (!Array.isArray(messages)) {
-      this.#invalid("INVALID_MESSAGE", "batch needs a messages array", env.cid);
+      this.invalid("INVALID_MESSAGE", "batch needs a messages array", env.cid);
       return;
     }
-    const o = this.#engine.options;
+    const o = this.engine.options;
     for (let i = 0; i < messages.length; i++) {
       if (this.closed) return;
       if (i > 0 && !this.#admit()) return; // each inner message costs a token; drop the rest
@@ -831,73 +506,4 @@ export class Session implements HubMember, ConnectionInfo {
     }
   }
 
-  async #clientPublish(env: Envelope): Promise<void> {
-    const engine = this.#engine;
-    const o = engine.options;
-    const cid = env.cid;
-    if (!o.clientPublish) {
-      this.sendError("PUBLISH_DISABLED", "client publish is disabled on this server", true, undefined, cid);
-      return;
-    }
-    const p = env.p;
-    const topic = p.topic;
-    const problem = topicProblem(topic);
-    if (problem) {
-      this.#invalid("INVALID_TOPIC", problem, cid);
-      return;
-    }
-    const type = p.type ?? p.t ?? "message";
-    if (typeof type !== "string" || type.length === 0 || type.length > 256) {
-      this.#invalid("INVALID_MESSAGE", "publish needs a type string", cid);
-      return;
-    }
-    const payload = p.payload ?? p.p ?? {};
-    if (!isPlainObject(payload)) {
-      this.#invalid("INVALID_MESSAGE", "publish payload must be an object", cid);
-      return;
-    }
-    if (this.#acl && !this.#acl.allows(topic as string)) {
-      this.sendError("FORBIDDEN", "topic not allowed", true, { topic }, cid);
-      return;
-    }
-    const hook = o.hooks.authorizePublish;
-    if (hook) {
-      let ok = false;
-      try {
-        ok = (await hook(this, topic as string, type, payload)) === true;
-      } catch {
-        ok = false;
-      }
-      if (!ok) {
-        this.sendError("FORBIDDEN", "publish not authorized", true, { topic }, cid);
-        return;
-      }
-    }
-    const id = typeof p.id === "string" && p.id.length > 0 && p.id.length <= 128 ? p.id : undefined;
-    const position = await engine.publish(topic as string, type, payload, { id });
-    this.sendMessage(
-      "publish_ack",
-      { topic, epoch: position.epoch, offset: position.offset },
-      { category: "WSE", correlationId: cid },
-    );
-  }
-
-  #applicationMessage(env: Envelope): void {
-    const hook = this.#engine.options.hooks.onMessage;
-    if (!hook) return;
-    const message: InboundMessage = { type: env.t, payload: env.p };
-    if (env.id !== undefined) message.id = env.id;
-    if (env.cid !== undefined) message.correlationId = env.cid;
-    if (env.c !== undefined) message.category = env.c;
-    try {
-      const result = hook(this, message);
-      if (result && typeof (result as Promise<void>).catch === "function") {
-        (result as Promise<void>).catch((error) =>
-          this.#engine.logger.warn("onMessage hook failed", { connection_id: this.connectionId, error: String(error) }),
-        );
-      }
-    } catch (error) {
-      this.#engine.logger.warn("onMessage hook failed", { connection_id: this.connectionId, error: String(error) });
-    }
-  }
 }
