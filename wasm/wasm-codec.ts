@@ -26,6 +26,13 @@ const CODES: ReadonlySet<string> = new Set<CodecErrorCode>([
 export const MAX_CAP = 0xffff_ffff;
 
 /**
+ * Largest input passed into wasm memory: 256 MiB. Copying a larger buffer in could exhaust the
+ * 4 GiB address space, and an allocation failure there aborts (and poisons) the instance, so
+ * larger inputs are refused up front with `TOO_LARGE`.
+ */
+export const MAX_INPUT = 256 * 1024 * 1024;
+
+/**
  * Turns an error thrown by the wasm core (message `CODE: text`) into a `CodecError`;
  * anything else is a bug and is rethrown unchanged.
  */
@@ -48,6 +55,7 @@ function call<T>(operation: () => T): T {
 
 function bytes(value: Uint8Array, what: string): Uint8Array {
   if (!(value instanceof Uint8Array)) throw new CodecError("BAD_FRAME", `${what} must be a Uint8Array`);
+  if (value.length > MAX_INPUT) throw new CodecError("TOO_LARGE", `${what} exceeds ${MAX_INPUT} bytes`);
   return value;
 }
 
@@ -79,7 +87,8 @@ class WasmSessionKey implements SessionKey {
 }
 
 function importKey(raw: Uint8Array): SessionKey {
-  const input = bytes(raw, "key");
+  if (!(raw instanceof Uint8Array) || raw.length !== 32) throw new CodecError("BAD_KEY", "an AES-256 key is a 32-byte Uint8Array");
+  const input = raw;
   return new WasmSessionKey(call(() => new core.WasmSessionKey(input)));
 }
 
@@ -91,7 +100,9 @@ class WasmEcdhKeyPair implements EcdhKeyPair {
     this.publicKey = pair.publicKey();
   }
   deriveKey(peerPublicKey: Uint8Array): SessionKey {
-    if (!(peerPublicKey instanceof Uint8Array)) throw new CodecError("BAD_KEY", "peer public key must be a Uint8Array");
+    if (!(peerPublicKey instanceof Uint8Array) || peerPublicKey.length !== 65) {
+      throw new CodecError("BAD_KEY", "peer public key must be a 65-byte Uint8Array");
+    }
     return importKey(call(() => this.#pair.deriveKey(peerPublicKey)));
   }
 }

@@ -92,6 +92,9 @@ export const facadeCases: FacadeCase[] = [
       assertCodecError(() => wasmCodec.zlibDecompress(z, -1), "BAD_FRAME");
       assertCodecError(() => wasmCodec.zstdDecompress(s, Number.NaN), "BAD_FRAME");
       assert.equal(wasmCodec.zlibDecompress(z, Number.POSITIVE_INFINITY).length, 5000);
+      const huge = new Uint8Array(256 * MiB + 1);
+      assertCodecError(() => wasmCodec.zlibCompress(huge), "TOO_LARGE");
+      assertCodecError(() => wasmCodec.importKey(new Uint8Array(32)).encrypt(huge), "TOO_LARGE");
     },
   },
   {
