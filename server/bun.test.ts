@@ -147,6 +147,36 @@ describe("Bun host", () => {
   });
 });
 
+describe("embedding API", () => {
+  test("?topics= subscribes at connect; history() and presence() answer", async () => {
+    const { server: s, url } = await server();
+    const c = await TestClient.connect(`${url}?topics=news,sport&client_version=2.0.7&protocol_version=1`);
+    cleanup.push(() => c.close());
+    const reply = await c.waitType("subscription_update");
+    expect(reply.p.success_topics).toEqual(["news", "sport"]);
+    const first = await s.publish("news", "headline", { n: 1 }, { id: "fixed-id" });
+    const again = await s.publish("news", "headline", { n: 1 }, { id: "fixed-id" });
+    expect(again).toEqual(first); // idempotent on id
+    await s.publish("news", "headline", { n: 2 });
+    await c.waitPublications("news", 2);
+    const h = await s.history("news", { since: 0 });
+    expect(h.publications.map((p) => p.offset)).toEqual([1]);
+    expect(h.epochMatches).toBe(true);
+    expect((await s.history("news", { epoch: "00000000" })).publications).toEqual([]);
+    await expect(s.publish("", "x", {})).rejects.toThrow("topic");
+    await expect(s.publish("news", "x", [] as unknown as object)).rejects.toThrow("payload");
+    c.send({ t: "subscription_update", p: { topics: ["room"], presence: { name: "c" } } });
+    await c.waitFor((r) => r.env?.t === "presence_join");
+    const presence = await s.presence("room");
+    expect(presence.num_users).toBe(1);
+    expect(Object.values(presence.members)[0]).toEqual({ data: { name: "c" }, connections: 1 });
+    const m = s.metrics();
+    expect(m.connections).toBe(1);
+    expect(m.publications).toBe(2);
+    expect(m.topics.news).toBe(1);
+  });
+});
+
 describe("Bun host errors", () => {
   test("listen() on a port in use rejects instead of throwing", async () => {
     const { server: first } = await server();

@@ -431,7 +431,11 @@ export class Engine {
       this.broker instanceof MemoryBroker
         ? this.broker.publishSync(topic, data, publishOptions)
         : await this.broker.publish(topic, data, publishOptions);
-    this.counters.publications++;
+    // Count new publications only: a dedup hit on `id` returns the first publication's data (the
+    // memory broker returns the very object; others a copy, told apart by its publish time).
+    const fresh =
+      !options.id || publication.data === data || (!(this.broker instanceof MemoryBroker) && publication.data.ts === data.ts);
+    if (fresh) this.counters.publications++;
     return { epoch: publication.epoch, offset: publication.offset };
   }
 
