@@ -282,6 +282,18 @@ describe("presence", () => {
 });
 
 describe("limits and timers", () => {
+  test("server ping every interval: plaintext text beginning {\"c\":\"WSE\",\"t\":\"ping\"}, also on encrypted connections", async () => {
+    const h = host({ pingIntervalMs: 40 });
+    const plain = await h.connect();
+    const enc = await h.connect();
+    const pair = nativeCodec.generateKeyPair();
+    enc.receive({ t: "client_hello", p: { features: { encryption: true }, encryption_public_key: Buffer.from(pair.publicKey).toString("base64") } });
+    const isPing = (f: string | Uint8Array) => typeof f === "string" && f.startsWith('{"c":"WSE","t":"ping"');
+    await until(() => plain.frames.filter(isPing).length >= 2 && enc.frames.filter(isPing).length >= 2);
+    const ping = JSON.parse(plain.frames.find(isPing) as string);
+    expect(typeof ping.p.server_time).toBe("string");
+  });
+
   test("idle connections close with 4000", async () => {
     const s = await host({ idleTimeoutMs: 120 }).connect();
     await until(() => s.closed !== null, 3000);
