@@ -6,16 +6,18 @@
  * compression ratio) and writes `bench/results/codec-<runtime>.json`. Every cell is
  * time-boxed: a run takes well under two minutes.
  *
- * Usage: `bun bench/codec.ts [--quick] [--chromium]`, `deno run -A bench/codec.ts`,
+ * Usage: `bun bench/codec.ts [--quick] [--chromium] [--summary]`, `deno run -A bench/codec.ts`,
  * `node bench/codec.ts`. `--chromium` (Bun only) runs the browser-side operations in headless
- * Chromium (playwright-core, /usr/bin/chromium) and writes `codec-chromium.json`.
+ * Chromium (playwright-core, /usr/bin/chromium) and writes `codec-chromium.json`; `--summary`
+ * only prints the README's markdown table from the saved results.
  * @module
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { nativeCodec } from "../wasm/native.ts";
 import { type BenchTiming, type CodecResult, formatTable, runOperations } from "./codec/core.ts";
 import { type Builtins, codecOperations } from "./codec/operations.ts";
+import { codecSummary, type SavedRun } from "./codec/summary.ts";
 
 const quick = process.argv.includes("--quick");
 const timing: BenchTiming = { cellMs: quick ? 150 : 450, rounds: 3, warmupMs: quick ? 20 : 50 };
@@ -93,4 +95,14 @@ async function runChromium(): Promise<void> {
   }
 }
 
-await (process.argv.includes("--chromium") ? runChromium() : runHere());
+function printSummary(): void {
+  const runs: SavedRun[] = [];
+  for (const name of ["bun", "deno", "node", "chromium"]) {
+    const file = join(resultsDir, `codec-${name}.json`);
+    if (existsSync(file)) runs.push(JSON.parse(readFileSync(file, "utf8")) as SavedRun);
+  }
+  console.log(codecSummary(runs));
+}
+
+if (process.argv.includes("--summary")) printSummary();
+else await (process.argv.includes("--chromium") ? runChromium() : runHere());
