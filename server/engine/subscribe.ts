@@ -34,6 +34,7 @@ interface TopicResult {
   requested: boolean;
 }
 
+/** True for a non-null, non-array object. */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
@@ -249,6 +250,7 @@ function positionFor(topic: string, request: SubscribeRequest): ClientPosition |
   return request.fallback ?? null;
 }
 
+/** Validates presence data (an object within `presenceMaxData` bytes); answers an error and returns null otherwise. */
 export function presenceData(session: Session, value: unknown): Record<string, unknown> | null {
   if (value === undefined || value === null || value === false) return null;
   const o = session.engine.options;
@@ -266,7 +268,7 @@ export function presenceData(session: Session, value: unknown): Record<string, u
   return data;
 }
 
-/** Leaves topics (and their presence). */
+/** Leaves topics (and their presence). Broker failures are logged, never thrown: local state is already updated. */
 export async function unsubscribeTopics(session: Session, topics: Iterable<string>): Promise<void> {
   const engine = session.engine;
   const emptied: string[] = [];
@@ -276,13 +278,10 @@ export async function unsubscribeTopics(session: Session, topics: Iterable<strin
     if (engine.hub.remove(topic, session)) emptied.push(topic);
     if (session.presenceTopics?.delete(topic)) presence.push(topic);
   }
-  await Promise.all([
-    emptied.length > 0 ? engine.broker.unsubscribe(emptied) : undefined,
-    ...presence.map((t) => engine.broker.presenceRemove(t, session.connectionId)),
-  ]);
+  await releaseInBroker(session, emptied, presence);
 }
 
-/** Releases everything session connection held; called once by the engine on close. */
+/** Releases everything the connection held; called once by the engine on close. Never rejects. */
 export async function releaseTopics(session: Session): Promise<void> {
   const engine = session.engine;
   engine.encryptedSessions.delete(session);
@@ -291,8 +290,17 @@ export async function releaseTopics(session: Session): Promise<void> {
   session.subscriptions.clear();
   const presence = session.presenceTopics ? [...session.presenceTopics] : [];
   session.presenceTopics = null;
-  await Promise.all([
-    emptied.length > 0 ? engine.broker.unsubscribe(emptied) : undefined,
-    ...presence.map((t) => engine.broker.presenceRemove(t, session.connectionId)),
+  await releaseInBroker(session, emptied, presence);
+}
+
+/** Drops node interest and presence in the broker; logs failures instead of throwing. */
+async function releaseInBroker(session: Session, emptied: string[], presence: string[]): Promise<void> {
+  const { broker, logger } = session.engine;
+  const results = await Promise.allSettled([
+    emptied.length > 0 ? broker.unsubscribe(emptied) : undefined,
+    ...presence.map((t) => broker.presenceRemove(t, session.connectionId)),
   ]);
+  for (const r of results) {
+    if (r.status === "rejected") logger.warn("broker release failed", { connection_id: session.connectionId, error: String(r.reason) });
+  }
 }
