@@ -350,6 +350,12 @@ abstract class BaseTarget implements Target {
   abstract stop(): Promise<void>;
 }
 
+/** Every server process still running; killed if the test process exits without stopping them. */
+const liveProcesses = new Set<ReturnType<typeof Bun.spawn>>();
+process.on("exit", () => {
+  for (const proc of liveProcesses) proc.kill("SIGKILL");
+});
+
 /** A server process the suite spawned. */
 class SpawnedTarget extends BaseTarget {
   readonly name: string;
@@ -413,6 +419,8 @@ class SpawnedTarget extends BaseTarget {
     this.output = "";
     const proc = Bun.spawn(cmd, { cwd: REPO_ROOT, env, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     this.proc = proc;
+    liveProcesses.add(proc);
+    void proc.exited.then(() => liveProcesses.delete(proc));
     void this.collect(proc.stdout as ReadableStream<Uint8Array>);
     void this.collect(proc.stderr as ReadableStream<Uint8Array>);
     const deadline = Date.now() + 15_000;
