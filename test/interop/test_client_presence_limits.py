@@ -111,9 +111,8 @@ async def test_inbound_rate_limit_warns_then_rejects(ours_limited, client_factor
     assert client.is_connected
 
 
-@pytest.mark.xfail(strict=True, reason="ours to fix (docs/COMPATIBILITY.md): rate_limit_warning.limit is the "
-                   "refill rate; upstream and the Python client's log treat it as the bucket capacity")
 async def test_rate_limit_warning_limit_is_the_capacity_like_upstream(ours_limited, client_factory):
+    # Upstream and the Python client's log ("remaining/limit") read `limit` as the bucket size.
     client = await connected(client_factory, ours_limited, "chatty-2")
     warnings = capture(client, "rate_limit_warning")
     for i in range(25):

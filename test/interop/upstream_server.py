@@ -228,21 +228,42 @@ class Host:
                 {"connectionId": conn, "userId": self.users.get(conn), "type": t, "payload": payload, "cid": cid}
             )
 
+    @staticmethod
+    def topic_error(topic: Any) -> str | None:
+        """Why a topic name is unacceptable (PROTOCOL.md §3 limits), or None."""
+        if not isinstance(topic, str) or not topic:
+            return "invalid topic: empty or not a string"
+        if len(topic.encode()) > 256:
+            return "invalid topic: longer than 256 bytes"
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in topic):
+            return "invalid topic: control character"
+        return None
+
     def _on_subscription(self, conn: str, p: dict[str, Any]) -> None:
         action = p.get("action", "subscribe")
-        topics = [t for t in p.get("topics", []) if isinstance(t, str) and t]
+        raw_topics = p.get("topics") if isinstance(p.get("topics"), list) else []
+        errors: dict[str, str] = {}
+        topics: list[str] = []
+        failed: list[str] = []
+        for t in raw_topics:
+            why = self.topic_error(t)
+            key = t if isinstance(t, str) else json.dumps(t)
+            if why:
+                failed.append(key)
+                errors[key] = why
+            elif t not in topics:
+                topics.append(t)
         if action == "unsubscribe":
             self.server.unsubscribe_connection(conn, topics)
             self._send(conn, "subscription_update", {
-                "action": "unsubscribe", "success": True, "success_topics": topics, "failed_topics": [],
+                "action": "unsubscribe", "success": not failed, "success_topics": topics,
+                "failed_topics": failed, "errors": errors,
             })
             return
         wants = bool(p.get("recover"))
         positions = p.get("recovery") if isinstance(p.get("recovery"), dict) else {}
         presence = p.get("presence") if isinstance(p.get("presence"), dict) else None
         ok: list[str] = []
-        failed: list[str] = []
-        errors: dict[str, str] = {}
         recovery: dict[str, Any] = {}
         all_recovered = wants and bool(topics)
         for topic in topics:
@@ -252,28 +273,37 @@ class Host:
                     all_recovered = False
                 else:
                     pos = positions.get(topic) if wants else None
-                    if isinstance(pos, dict) and isinstance(pos.get("epoch"), str) and isinstance(pos.get("offset"), int):
+                    asked = isinstance(pos, dict) and isinstance(pos.get("epoch"), str) and isinstance(pos.get("offset"), int)
+                    if asked:
                         res = self.server.subscribe_with_recovery(
                             conn, [topic], recover=True, epoch=pos["epoch"], offset=max(0, pos["offset"]))
                     else:
                         res = self.server.subscribe_with_recovery(conn, [topic])
-                    info = res["topics"].get(topic, {})
+                    info = dict(res["topics"].get(topic, {}))
+                    if asked and not info.get("recovered"):
+                        # Upstream gives no reason; the app derives the documented one.
+                        if info.get("epoch") is None:
+                            info["reason"] = "no_history"
+                        elif info.get("epoch") != pos["epoch"]:
+                            info["reason"] = "epoch_changed"
+                        elif info.get("offset", 0) - pos["offset"] > self.args.recovery_max:
+                            info["reason"] = "too_many"
+                        else:
+                            info["reason"] = "evicted"
                     recovery[topic] = info
                     all_recovered = all_recovered and bool(info.get("recovered"))
                 if presence is not None and not self.args.no_presence:
                     self.server.subscribe_connection(conn, [topic], presence)
                 ok.append(topic)
-            except Exception as exc:  # noqa: BLE001 - e.g. a bad epoch string
+            except Exception as exc:  # noqa: BLE001 - e.g. a bad epoch string, or the subscription cap
                 failed.append(topic)
                 errors[topic] = str(exc)
                 all_recovered = False
         reply: dict[str, Any] = {
             "action": "subscribe", "success": not failed, "success_topics": ok, "failed_topics": failed,
-            "recoverable": any(i.get("recoverable") for i in recovery.values()),
+            "errors": errors, "recoverable": any(i.get("recoverable") for i in recovery.values()),
             "recovered": all_recovered, "recovery": recovery,
         }
-        if errors:
-            reply["errors"] = errors
         self._send(conn, "subscription_update", reply)
 
     def _on_sync_request(self, conn: str, p: dict[str, Any]) -> None:
@@ -429,7 +459,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--api-key", default=None)
     ap.add_argument("--no-recovery", action="store_true")
     ap.add_argument("--no-presence", action="store_true")
-    ap.add_argument("--history-size", type=int, default=128)
+    ap.add_argument("--history-size", type=int, default=256, help="ring slots per topic (ours: 256)")
     ap.add_argument("--recovery-max", type=int, default=500)
     ap.add_argument("--rate-capacity", type=float, default=100_000.0)
     ap.add_argument("--rate-refill", type=float, default=10_000.0)

@@ -1,0 +1,111 @@
+/**
+ * Starts `test/interop/upstream_server.py` (the upstream WSE 2.x server behind our host app) from
+ * Bun tests and talks to its HTTP API. Needs `.venv` (created by `scripts/setup-python.sh`).
+ *
+ * @module
+ */
+import { existsSync } from "node:fs";
+import { SignJWT } from "jose";
+
+const REPO = new URL("../../", import.meta.url).pathname;
+const PYTHON = `${REPO}.venv/bin/python`;
+
+/** Why the upstream host cannot run here, or null when it can. */
+export function upstreamUnavailable(): string | null {
+  if (!existsSync(PYTHON)) return "no .venv: run bash scripts/setup-python.sh";
+  return null;
+}
+
+/** A running upstream host. */
+export interface UpstreamHost {
+  /** WebSocket endpoint. */
+  wsUrl: string;
+  /** HTTP API base. */
+  httpUrl: string;
+  /** The HS256 secret it verifies. */
+  secret: string;
+  /** API key of its HTTP API. */
+  apiKey: string;
+  /** Signs a token for `sub`. */
+  token(sub: string, ttlSeconds?: number): Promise<string>;
+  /** Calls its HTTP API (JSON in, JSON out); throws on a non-2xx answer. */
+  call(method: "GET" | "POST", path: string, body?: unknown): Promise<any>;
+  /** `POST /api/publish`: the assigned position. */
+  publish(topic: string, type: string, payload: unknown): Promise<{ epoch: string; offset: number }>;
+  /** Its recent output (for failure messages). */
+  logs(): string;
+  /** Stops it. */
+  stop(): Promise<void>;
+}
+
+/** Starts the upstream host with extra `upstream_server.py` flags. */
+export async function startUpstream(flags: string[] = []): Promise<UpstreamHost> {
+  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(36))).toString("base64url");
+  const apiKey = `interop-${crypto.randomUUID()}`;
+  const proc = Bun.spawn(
+    [PYTHON, `${REPO}test/interop/upstream_server.py`, "--jwt-secret", secret, "--api-key", apiKey, "--exit-on-stdin-eof", ...flags],
+    { cwd: REPO, stdin: "pipe", stdout: "pipe", stderr: "pipe" },
+  );
+  let output = "";
+  const decoder = new TextDecoder();
+  let resolveInfo: (line: string) => void = () => {};
+  const infoLine = new Promise<string>((resolve) => (resolveInfo = resolve));
+  void (async () => {
+    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
+      output += decoder.decode(chunk, { stream: true });
+      const line = output.split("\n").find((l) => l.startsWith("{") && l.includes('"ws_url"'));
+      if (line) resolveInfo(line);
+    }
+  })();
+  void (async () => {
+    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) output += decoder.decode(chunk, { stream: true });
+  })();
+  const line = await Promise.race([
+    infoLine,
+    proc.exited.then((code) => Promise.reject(new Error(`upstream host exited (${code}):\n${output}`))),
+    Bun.sleep(30_000).then(() => Promise.reject(new Error(`upstream host not ready in 30 s:\n${output}`))),
+  ]);
+  const info = JSON.parse(line) as { ws_url: string; http_url: string };
+  const key = new TextEncoder().encode(secret);
+
+  const call = async (method: "GET" | "POST", path: string, body?: unknown) => {
+    const res = await fetch(`${info.http_url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+
+  return {
+    wsUrl: info.ws_url,
+    httpUrl: info.http_url,
+    secret,
+    apiKey,
+    token: (sub, ttlSeconds = 600) =>
+      new SignJWT({ sub })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+        .sign(key),
+    call,
+    publish: (topic, type, payload) => call("POST", "/api/publish", { topic, type, payload }),
+    logs: () => output.slice(-4000),
+    stop: async () => {
+      try {
+        proc.stdin.end();
+      } catch {
+        // already closed
+      }
+      proc.kill("SIGTERM");
+      const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(8000).then(() => false)]);
+      if (!done) {
+        proc.kill("SIGKILL");
+        await proc.exited;
+      }
+    },
+  };
+}
