@@ -118,7 +118,7 @@ describe("Bun host", () => {
   });
 
   test("embeds in an existing Bun.serve next to the application's own routes", async () => {
-    const wse = createServer({ path: "/live", logger: silentLogger }) as BunWseServer;
+    const wse = createServer({ path: "/live", logger: silentLogger });
     const app = Bun.serve({
       hostname: "127.0.0.1",
       port: 0,

@@ -23,8 +23,11 @@ import { BunWseServer } from "./bun.ts";
 import { resolveOptions, type ServerOptions } from "./options.ts";
 import type { WseServer } from "./types.ts";
 
-/** Creates a WSE server on Bun (not listening until `listen()`, or embed its `fetch`/`websocket`). */
-export function createServer(options: ServerOptions = {}): WseServer {
+/**
+ * Creates a WSE server on Bun (not listening until `listen()`, or embed its `fetch`/`websocket`).
+ * Throws `TypeError` for an invalid option and `AuthConfigError` for an unusable JWT config.
+ */
+export function createServer(options: ServerOptions = {}): BunWseServer & WseServer {
   return new BunWseServer(resolveOptions(options));
 }
 
