@@ -192,6 +192,53 @@ describe("recovered", () => {
   );
 });
 
+describe("rapid reconnects", () => {
+  testWith(
+    target,
+    ["jwt", "api"],
+    "12 reconnects in a row under continuous publishing: each connection continues exactly where the last one stopped",
+    async () => {
+      const topic = uniqueTopic("rapid");
+      let stop = false;
+      let top = -1;
+      const publisher = Promise.all(
+        [0, 1].map(async () => {
+          for (let i = 0; !stop && i < 3000; i++) {
+            const pos = await target.publish(topic, "tick", {});
+            if (pos.offset > top) top = pos.offset;
+          }
+        }),
+      );
+      try {
+        let position: { epoch: string; offset: number } | null = null;
+        const seen: number[] = [];
+        for (let round = 0; round < 12; round++) {
+          const client = await connectReady(pool, target, { claims: { sub: "rapid" } });
+          const { reply, since } = position
+            ? await resubscribe(client, [topic], { [topic]: position })
+            : { reply: payloadOf(await client.subscribe([topic], { recover: true })), since: 0 };
+          if (position) expect(reply.recovery[topic].recovered).toBe(true);
+          // Stay until a few live publications arrived, then drop the connection.
+          const want = (position?.offset ?? top) + 5;
+          await client.waitFor((f) => f.envelope?.tp === topic && (f.envelope.o as number) >= want, 10_000, since, `offset ≥ ${want}`);
+          await client.close();
+          const got = offsets(client, topic, since);
+          const start = position ? position.offset + 1 : got[0]!;
+          expect(got).toEqual(Array.from({ length: got.length }, (_, i) => start + i));
+          seen.push(...got);
+          const last = client.frames.filter(onTopic(topic)).at(-1)!.envelope!;
+          position = { epoch: last.e as string, offset: last.o as number };
+        }
+        expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => seen[0]! + i));
+      } finally {
+        stop = true;
+        await publisher;
+      }
+    },
+    60_000,
+  );
+});
+
 describe("not recovered", () => {
   testWith(target, ["jwt", "api", "small-recovery-cap"], "more missed than the cap → too_many, nothing replayed", async () => {
     const topic = uniqueTopic("many");
