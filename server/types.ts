@@ -7,6 +7,8 @@
  */
 import type { HistoryResult, PresenceMember, StreamTop } from "./broker/types.ts";
 
+export type { ResolvedOptions, ServerOptions } from "./options.ts";
+
 // ---------------------------------------------------------------------------------------------
 // Auth contract (implemented in server/engine/auth.ts, token.ts, acl.ts, rate-limit.ts)
 // ---------------------------------------------------------------------------------------------
