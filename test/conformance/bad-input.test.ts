@@ -21,6 +21,7 @@ let bystander: WireClient | null = null;
 let publishing = true;
 let publishedTop = -1;
 let publisher: Promise<void> = Promise.resolve();
+let publisherError: string | null = null;
 
 beforeAll(async () => {
   if (target.missing("jwt", "api").length) return;
@@ -34,7 +35,9 @@ beforeAll(async () => {
       publishedTop = (await target.publish(streamTopic, "tick", { i })).offset;
       await sleep(20);
     }
-  })();
+  })().catch((err) => {
+    publisherError = String(err); // reported by the bystander test
+  });
 });
 
 afterAll(async () => {
@@ -150,6 +153,7 @@ describe("the bystander", () => {
     publishing = false;
     await publisher;
     const by = bystander!;
+    expect(publisherError).toBeNull();
     expect(by.closeInfo).toBeNull();
     expect(publishedTop).toBeGreaterThan(10);
     await by.waitFor((f) => f.envelope?.tp === streamTopic && f.envelope.o === publishedTop, 10_000, 0, `offset ${publishedTop}`);
