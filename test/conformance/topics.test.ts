@@ -95,6 +95,16 @@ describe("subscribe / unsubscribe replies", () => {
     expect(client.frames.filter(onTopic(topic)).length).toBe(1);
   });
 
+  testWith(target, ["jwt", "api"], "?topics= plus the explicit subscribe the Python client sends after it: each publication once", async () => {
+    const topic = uniqueTopic("qtopics");
+    const client = await connectReady(pool, target, { query: { topics: `${topic},${uniqueTopic("other")}` } });
+    const reply = payloadOf(await client.subscribe([topic]));
+    expect(reply.failed_topics).toEqual([]);
+    await target.publish(topic, "once", {});
+    await barrier(client);
+    expect(client.frames.filter(onTopic(topic)).length).toBe(1);
+  });
+
   testWith(target, ["jwt"], "unsubscribe replies and stops delivery", async () => {
     const client = await connectReady(pool, target);
     const topic = uniqueTopic("unsub");
