@@ -238,6 +238,12 @@ class ScriptHost:
     def publish(self, topic: str, type: str, payload: Any, **extra: Any) -> dict[str, Any]:
         return self.call("POST", "/api/publish", {"topic": topic, "type": type, "payload": payload, **extra})
 
+    def send_direct(self, user: str, type: str, payload: Any, timeout: float = 5) -> None:
+        """`/test/send` to a user, retried until the host knows a connection of that user (hosts
+        learn about connections asynchronously)."""
+        wait_until(lambda: self.call("POST", "/test/send", {"userId": user, "type": type, "payload": payload})["sent"] > 0,
+                   timeout, f"a connection of {user} at the host")
+
     def messages(self) -> list[dict[str, Any]]:
         """Application messages the host's message hook received."""
         return self.call("GET", "/test/messages")

@@ -134,6 +134,7 @@ async def test_upstream_rate_limit_feedback_is_about_its_own_output(upstream_lim
     client = await connected(client_factory, upstream_limited, "flooded")
     warnings = capture(client, "rate_limit_warning")
     errors = capture(client, "error")
+    await asyncio.to_thread(upstream_limited.send_direct, "flooded", "hello", {})
     got = await asyncio.to_thread(upstream_limited.call, "POST", "/test/flood", {"userId": "flooded", "count": 80})
     assert got["delivered"] < 80
     await async_wait_until(lambda: warnings and errors, 5, "a rate_limit_warning and an error")

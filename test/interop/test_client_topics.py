@@ -140,8 +140,6 @@ async def test_broadcast_without_topic_reaches_every_client(app_host, client_fac
 
 async def test_direct_send_to_one_connection(app_host, client_factory):
     client = await connected(client_factory, app_host, "direct-1")
-    res = await asyncio.to_thread(app_host.call, "POST", "/test/send",
-                                  {"userId": "direct-1", "type": "private", "payload": {"secret": 42}})
-    assert res["sent"] == 1
+    await asyncio.to_thread(app_host.send_direct, "direct-1", "private", {"secret": 42})
     event = await of_type(client, "private", 5)
     assert event.payload == {"secret": 42}

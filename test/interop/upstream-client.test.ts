@@ -119,9 +119,9 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
 
   it("receives direct events (binary JSON, and C: zlib above 1 KiB)", async () => {
     const { events } = await open("ts-direct");
-    await host.call("POST", "/test/send", { userId: "ts-direct", type: "small", payload: { a: 1 } });
+    await sendDirect("ts-direct", "small", { a: 1 });
     const big = "z".repeat(5000);
-    await host.call("POST", "/test/send", { userId: "ts-direct", type: "large", payload: { big } });
+    await sendDirect("ts-direct", "large", { big });
     expect((await events.wait((e) => e.type === "small", "small")).payload).toEqual({ a: 1 });
     expect((await events.wait((e) => e.type === "large", "large")).payload).toEqual({ big });
   }, T);
@@ -137,7 +137,7 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
       if (state === "reconnecting") reconnects++;
     });
     // Upstream's disconnect() sends a Close frame without a status code (1005).
-    await host.call("POST", "/api/disconnect", { user_id: "ts-recover" });
+    await disconnectUser("ts-recover");
     for (let i = 1; i <= 4; i++) await host.publish(t, "ev", { i });
     const got = await events.onTopic(t, 5, 15_000);
     expect(got.map((e) => e.payload.i)).toEqual([0, 1, 2, 3, 4]);
@@ -155,7 +155,7 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
     await host.publish(b, "b", { i: 0 });
     await events.onTopic(a, 3);
     await events.onTopic(b, 1);
-    await host.call("POST", "/api/disconnect", { user_id: "ts-multi" });
+    await disconnectUser("ts-multi");
     await host.publish(a, "a", { i: 3 });
     await host.publish(b, "b", { i: 1 });
     await host.publish(b, "b", { i: 2 });
@@ -171,7 +171,7 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
     expect(reply.success).toBe(true);
     await host.publish(t, "classified", { x: 1 });
     expect((await events.onTopic(t, 1))[0]!.payload).toEqual({ x: 1 });
-    await host.call("POST", "/test/send", { userId: "ts-enc", type: "sealed_direct", payload: { y: 2 } });
+    await sendDirect("ts-enc", "sealed_direct", { y: 2 });
     expect((await events.wait((e) => e.type === "sealed_direct", "sealed_direct")).payload).toEqual({ y: 2 });
     expect(await client.send("sealed_note", { z: 3 })).toBe(true);
     await waitUntil(async () => (await host.call("GET", "/test/messages")).some((m: any) => m.type === "sealed_note"), "note at the app");
@@ -183,7 +183,7 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
     await client.subscribe([t]);
     await host.publish(t, "ev", { i: 0 });
     await events.onTopic(t, 1);
-    await host.call("POST", "/api/disconnect", { user_id: "ts-enc-rec" });
+    await disconnectUser("ts-enc-rec");
     for (let i = 1; i <= 3; i++) await host.publish(t, "ev", { i });
     expect((await events.onTopic(t, 4, 15_000)).map((e) => e.payload.i)).toEqual([0, 1, 2, 3]);
     expect(client.encrypted).toBe(true);
@@ -196,7 +196,7 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
     expect(reply.success).toBe(true);
     await host.publish(t, "tick", { n: 1 }); // upstream publications stay JSON text
     expect((await events.onTopic(t, 1))[0]!.payload).toEqual({ n: 1 });
-    await host.call("POST", "/test/send", { userId: "ts-mp", type: "packed", payload: { list: [1, 2, 3], s: "é" } });
+    await sendDirect("ts-mp", "packed", { list: [1, 2, 3], s: "é" });
     expect((await events.wait((e) => e.type === "packed", "packed")).payload).toEqual({ list: [1, 2, 3], s: "é" });
   }, T);
 
@@ -206,7 +206,7 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
     expect((await client.subscribe([t])).success).toBe(true);
     await host.publish(t, "tick", { n: 2 });
     expect((await events.onTopic(t, 1))[0]!.payload).toEqual({ n: 2 });
-    await host.call("POST", "/test/send", { userId: "ts-mp-enc", type: "packed", payload: { k: "v" } });
+    await sendDirect("ts-mp-enc", "packed", { k: "v" });
     expect((await events.wait((e) => e.type === "packed", "packed")).payload).toEqual({ k: "v" });
   }, T);
 
@@ -252,6 +252,16 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
     expect(mine[0].cid).toBe("c1");
   }, T);
 });
+
+/** `/test/send` once the host knows the user's connection (its connect event is drained asynchronously). */
+async function sendDirect(user: string, type: string, payload: unknown): Promise<void> {
+  await waitUntil(async () => (await host.call("POST", "/test/send", { userId: user, type, payload })).sent > 0, `a connection of ${user} at the host`);
+}
+
+/** Upstream `disconnect()` (a Close frame without status) of every connection of `user`. */
+async function disconnectUser(user: string): Promise<void> {
+  await waitUntil(async () => (await host.call("POST", "/api/disconnect", { user_id: user })).disconnected > 0, `a connection of ${user} at the host`);
+}
 
 async function waitUntil(cond: () => Promise<boolean>, what: string, timeoutMs = 8000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
