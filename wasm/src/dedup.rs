@@ -1,6 +1,7 @@
 //! A bounded window of recently seen message ids: at most `capacity` ids, each remembered for
 //! `max_age_ms`. The oldest ids leave first when the window is full.
 
+use crate::keyed_hash::RandomKeys;
 use std::collections::{HashMap, VecDeque};
 
 /// Default number of ids the window holds.
@@ -14,7 +15,7 @@ pub struct DedupWindow {
     capacity: usize,
     max_age_ms: f64,
     /// id → (time recorded, generation of that record).
-    ids: HashMap<String, (f64, u64)>,
+    ids: HashMap<String, (f64, u64), RandomKeys>,
     /// Records in the order they were made; a record whose generation no longer matches
     /// `ids` is stale (the id expired and was recorded again) and is skipped.
     order: VecDeque<(String, f64, u64)>,
@@ -28,7 +29,7 @@ impl DedupWindow {
         DedupWindow {
             capacity: capacity.max(1),
             max_age_ms: if max_age_ms.is_finite() && max_age_ms > 0.0 { max_age_ms } else { f64::INFINITY },
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             order: VecDeque::new(),
             generation: 0,
         }

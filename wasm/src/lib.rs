@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod crypto;
 pub mod dedup;
 pub mod error;
+pub mod keyed_hash;
 pub mod sequencer;
 pub mod zlib;
 pub mod zstd_codec;

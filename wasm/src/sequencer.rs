@@ -5,6 +5,7 @@
 //! the position moves to the new epoch and offset). A topic without a position delivers and
 //! starts one.
 
+use crate::keyed_hash::RandomKeys;
 use std::collections::HashMap;
 
 /// What the sequencer says about one stamped publication.
@@ -44,7 +45,7 @@ pub struct Position {
 /// Per-topic positions.
 #[derive(Debug, Default)]
 pub struct Sequencer {
-    topics: HashMap<String, Position>,
+    topics: HashMap<String, Position, RandomKeys>,
 }
 
 impl Sequencer {
