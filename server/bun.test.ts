@@ -2,7 +2,7 @@
  * End-to-end tests of the Bun host with real WebSockets on loopback (port 0).
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { BunWseServer } from "./bun.ts";
+import { BunWseServer, pathOf } from "./bun.ts";
 import { silentLogger } from "./engine/logger.ts";
 import { createServer } from "./mod.ts";
 import { resolveOptions } from "./options.ts";
@@ -187,4 +187,10 @@ describe("Bun host errors", () => {
     expect(attempt).toBeInstanceOf(Promise);
     await expect(attempt).rejects.toThrow();
   });
+});
+
+test("pathOf matches URL.pathname for request URLs", () => {
+  for (const url of ["http://h:1/wse", "http://h:1/wse?token=a/b", "http://h/", "http://h", "http://h/a/b#x?y", "ws://[::1]:5007/wse?x=1"]) {
+    expect(pathOf(url)).toBe(new URL(url).pathname);
+  }
 });

@@ -61,6 +61,19 @@ class BunSocket implements HostSocket {
   }
 }
 
+/** The path of an absolute request URL, without building a `URL` object (hot on every upgrade). */
+export function pathOf(url: string): string {
+  const scheme = url.indexOf("://");
+  const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
+  if (start < 0) return "/";
+  let end = url.length;
+  const q = url.indexOf("?", start);
+  if (q >= 0) end = q;
+  const h = url.indexOf("#", start);
+  if (h >= 0 && h < end) end = h;
+  return url.slice(start, end);
+}
+
 /** A WSE server on `Bun.serve`. */
 export class BunWseServer implements WseServer {
   /** The resolved options. */
@@ -117,8 +130,7 @@ export class BunWseServer implements WseServer {
   fetch(request: Request, server: unknown): Response | undefined | Promise<Response | undefined> {
     const bun = server as BunServer;
     if (this.#server !== bun) this.attach(bun);
-    const url = new URL(request.url);
-    if (url.pathname === this.options.path && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+    if (pathOf(request.url) === this.options.path && request.headers.get("upgrade")?.toLowerCase() === "websocket") {
       return this.#upgrade(request, bun);
     }
     return this.#http.fetch(request);

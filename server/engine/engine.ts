@@ -22,7 +22,7 @@ import type {
   ServerPublishOptions,
   ServerStats,
 } from "../types.ts";
-import { type Authenticator, createAuthenticator } from "./auth.ts";
+import { type Authenticator, createAuthenticator, isAuthConfigured } from "./auth.ts";
 import { CloseCode } from "./codes.ts";
 import type { HostFanOut, HostSocket, UpgradeData } from "./host.ts";
 import { broadcastChannel, Hub } from "./hub.ts";
@@ -33,6 +33,7 @@ import { extractToken } from "./token.ts";
 import { topicProblem } from "./topics.ts";
 
 const NO_TOPICS: string[] = [];
+const NO_CLAIMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 /** Most topics listed in `metrics().topics`. */
 export const METRICS_TOPIC_LIMIT = 100;
@@ -107,10 +108,12 @@ export class Engine {
   /** True when the broker spans several nodes. */
   readonly clustered: boolean;
 
-  readonly #byUser = new Map<string, Set<Session>>();
+  /** A user's sessions: the session itself while it is the only one (the common case), else a set. */
+  readonly #byUser = new Map<string, Session | Set<Session>>();
   /** Serialized payloads of publications made here (the fan-out reuses them). */
   readonly #payloadJson = new WeakMap<PublicationData, string>();
   readonly #authenticate: Authenticator;
+  readonly #authConfigured: boolean;
   readonly #ownsBroker: boolean;
   readonly #startedAt = Date.now();
   #fanOut: HostFanOut | null = null;
@@ -138,6 +141,7 @@ export class Engine {
       });
     this.clustered = !(this.broker instanceof MemoryBroker);
     this.#authenticate = deps.authenticate ?? createAuthenticator(options.jwt);
+    this.#authConfigured = deps.authenticate !== undefined || isAuthConfigured(options.jwt);
     this.broker.setHandler((event) => this.#onBrokerEvent(event));
     this.#pingTimer = setInterval(() => this.#ping(), options.pingIntervalMs);
     const sweepMs = Math.max(20, Math.min(250, Math.floor(options.idleTimeoutMs / 4)));
@@ -181,14 +185,17 @@ export class Engine {
       return new Response("too many connections", { status: 503, headers: { "retry-after": "5" } });
     }
     const connectionId = crypto.randomUUID();
-    let url: URL;
-    try {
-      url = new URL(request.url);
-    } catch {
-      return new Response("bad request", { status: 400 });
+    let query: URLSearchParams | null = null;
+    const q = request.url.indexOf("?");
+    if (q >= 0) {
+      try {
+        query = new URL(request.url).searchParams;
+      } catch {
+        return new Response("bad request", { status: 400 });
+      }
     }
-    const msgpack = url.searchParams.get("format") === "msgpack";
-    const topicsParam = url.searchParams.get("topics");
+    const msgpack = query?.get("format") === "msgpack";
+    const topicsParam = query?.get("topics");
     const initialTopics = topicsParam ? topicsParam.split(",").map((t) => t.trim()).filter((t) => t.length > 0).slice(0, o.maxTopicsPerConnection) : NO_TOPICS;
     const base = { connectionId, msgpack, initialTopics, remoteAddress };
     const origin = request.headers.get("origin");
@@ -196,14 +203,15 @@ export class Engine {
       return { ...base, identity: null, refusal: { code: "ORIGIN_NOT_ALLOWED", message: `origin ${origin} is not allowed`, closeCode: CloseCode.FORBIDDEN } };
     }
     try {
-      const token = extractToken(request, { cookieName: o.cookieName, allowQuery: o.allowQueryToken });
       const hook = o.hooks.authenticate;
+      // Development mode (no JWT, no hook) never reads a token.
+      const token = hook || this.#authConfigured ? extractToken(request, { cookieName: o.cookieName, allowQuery: o.allowQueryToken }) : null;
       const result = hook ? await hook(request, token) : await this.#authenticate(token);
       if (hook && !result) throw Object.assign(new Error("authentication refused"), { code: "AUTH_FAILED" });
       // The JWT authenticator answers null only in development mode (no key configured).
-      const identity = result ?? { userId: connectionId, claims: {}, acl: null };
+      const identity = result ?? { userId: connectionId, claims: NO_CLAIMS, acl: null };
       if (typeof identity.userId !== "string" || identity.userId.length === 0) throw Object.assign(new Error("no user id"), { code: "AUTH_FAILED" });
-      return { ...base, identity: { userId: identity.userId, claims: identity.claims ?? {}, acl: identity.acl ?? null } };
+      return { ...base, identity: { userId: identity.userId, claims: identity.claims ?? NO_CLAIMS, acl: identity.acl ?? null } };
     } catch (error) {
       this.counters.authFailures++;
       const raw = (error as { code?: unknown }).code;
@@ -232,9 +240,11 @@ export class Engine {
     const session = new Session(this, socket, data);
     data.session = session;
     this.sessions.set(session.connectionId, session);
-    let mine = this.#byUser.get(session.userId);
-    if (!mine) this.#byUser.set(session.userId, (mine = new Set()));
-    mine.add(session);
+    const mine = this.#byUser.get(session.userId);
+    if (!mine) this.#byUser.set(session.userId, session);
+    else if (mine instanceof Set) mine.add(session);
+    else this.#byUser.set(session.userId, new Set([mine, session]));
+    data.identity = null; // the session holds what it needs
     this.counters.connectionsTotal++;
     session.start(data.initialTopics);
     this.logger.debug("connected", { connection_id: session.connectionId, user_id: session.userId, remote: data.remoteAddress });
@@ -266,9 +276,11 @@ export class Engine {
     if (this.sessions.get(session.connectionId) !== session) return;
     this.sessions.delete(session.connectionId);
     const mine = this.#byUser.get(session.userId);
-    if (mine) {
+    if (mine === session) {
+      this.#byUser.delete(session.userId);
+    } else if (mine instanceof Set) {
       mine.delete(session);
-      if (mine.size === 0) this.#byUser.delete(session.userId);
+      if (mine.size === 1) this.#byUser.set(session.userId, mine.values().next().value!);
     }
     this.logger.debug("disconnected", { connection_id: session.connectionId, code, reason });
     const hook = this.options.hooks.onDisconnect;
@@ -489,7 +501,9 @@ export class Engine {
       const s = this.sessions.get(event.connectionId);
       if (s && (!event.userId || s.userId === event.userId)) targets.push(s);
     } else if (event.userId) {
-      targets.push(...(this.#byUser.get(event.userId) ?? []));
+      const mine = this.#byUser.get(event.userId);
+      if (mine instanceof Set) targets.push(...mine);
+      else if (mine) targets.push(mine);
     }
     const code = event.code && event.code >= 1000 && event.code <= 4999 ? event.code : CloseCode.NORMAL;
     for (const s of targets) s.close(code, (event.reason ?? "disconnected by server").slice(0, 120));
