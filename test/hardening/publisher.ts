@@ -36,10 +36,13 @@ export class Publisher {
   #started = performance.now();
   #seq = 0;
 
-  /** Starts publishing right away; `sinks` are used round-robin (several nodes of a cluster). */
+  /**
+   * Starts publishing right away; `sinks` are used round-robin (several nodes of a cluster);
+   * `topic` is one topic or a function choosing the topic of each publication.
+   */
   constructor(
     private readonly sinks: PublishSink[],
-    private readonly topic: string,
+    private readonly topic: string | (() => string),
     private readonly ratePerSecond: number,
   ) {
     this.#loop = this.#run();
@@ -49,7 +52,8 @@ export class Publisher {
     const seq = this.#seq++;
     const sink = this.sinks[seq % this.sinks.length]!;
     try {
-      const pos = await sink.publish(this.topic, "tick", { seq });
+      const topic = typeof this.topic === "string" ? this.topic : this.topic();
+      const pos = await sink.publish(topic, "tick", { seq });
       this.#published++;
       const top = this.#epochs.get(pos.epoch);
       if (top === undefined || pos.offset > top) this.#epochs.set(pos.epoch, pos.offset);
