@@ -13,6 +13,7 @@ import {
   decodeFrame,
   defaultCodec,
   encodeFrame,
+  nativeCodecIfAvailable,
   wasmCodec,
 } from "../../wasm/mod.ts";
 
@@ -242,6 +243,17 @@ export const facadeCases: FacadeCase[] = [
       }
       assertCodecError(() => defaultCodec.zlibDecompress(wasmCodec.zlibCompress(data), 100), "TOO_LARGE");
       assertCodecError(() => defaultCodec.zstdDecompress(wasmCodec.zstdCompress(data), 100), "TOO_LARGE");
+    },
+  },
+  {
+    name: "defaultCodec routes zlib and crypto to the built-ins and zstd to wasm on server runtimes",
+    run: () => {
+      assert.equal(nativeCodecIfAvailable?.backend, "native", "Bun, Deno and Node have node:zlib and node:crypto");
+      assert.equal(defaultCodec.backend, "native");
+      // node:zlib's zstdDecompressSync returns empty output for a truncated frame; the WASM
+      // path rejects it, so this shows which backend decoded.
+      const truncated = wasmCodec.zstdCompress(sample(5000)).subarray(0, 40);
+      assertCodecError(() => defaultCodec.zstdDecompress(truncated, MiB), "DECOMPRESS_FAILED");
     },
   },
 ];
