@@ -76,7 +76,8 @@ export class Session implements HubMember, ConnectionInfo {
   readonly #socket: HostSocket;
   /** The connection's topic ACL (`wse_topics`), null for no restriction. */
   readonly acl: { allows(topic: string): boolean } | null;
-  readonly #limiter: InboundRateLimiter;
+  /** Created with the first inbound frame (idle connections never need one). */
+  #limiter: InboundRateLimiter | null = null;
   #garbage: AbuseTracker | null = null;
   #decryptFailures = 0;
   #lastRateLimitedError = -Infinity;
@@ -96,12 +97,6 @@ export class Session implements HubMember, ConnectionInfo {
     this.#msgpack = data.msgpack;
     this.#variant = data.msgpack ? Variant.MSGPACK : Variant.JSON;
     this.lastSeen = this.connectedAt = Date.now();
-    const rl = engine.options.rateLimit;
-    this.#limiter = new InboundRateLimiter({
-      capacity: rl.capacity,
-      refillPerSecond: rl.refillPerSecond,
-      abuseThreshold: rl.abuseThreshold,
-    });
   }
 
   /** The subscribed topics (ConnectionInfo). */
@@ -258,6 +253,14 @@ export class Session implements HubMember, ConnectionInfo {
 
   /** Rate limit; false when the message must be dropped. */
   #admit(): boolean {
+    if (!this.#limiter) {
+      const rl = this.engine.options.rateLimit;
+      this.#limiter = new InboundRateLimiter({
+        capacity: rl.capacity,
+        refillPerSecond: rl.refillPerSecond,
+        abuseThreshold: rl.abuseThreshold,
+      });
+    }
     const decision = this.#limiter.check();
     if (decision.action === "allow") {
       if (decision.warning) {
@@ -327,7 +330,7 @@ export class Session implements HubMember, ConnectionInfo {
 
   /** Runs async handlers one after another so a connection's messages keep their order. */
   #enqueue(task: () => Promise<void> | void): void {
-    this.#chain = this.#chain
+    const next: Promise<void> = this.#chain
       .then(() => (this.closed ? undefined : task()))
       .catch((error) => {
         this.engine.logger.error("message handler failed", {
@@ -335,7 +338,12 @@ export class Session implements HubMember, ConnectionInfo {
           error: error instanceof Error ? error.message : String(error),
         });
         this.sendError("INTERNAL_ERROR", "internal error", true);
+      })
+      .then(() => {
+        // Idle again: drop the settled chain so an idle connection holds no promise.
+        if (this.#chain === next) this.#chain = SETTLED;
       });
+    this.#chain = next;
   }
 
   #dispatch(env: Envelope): void {
