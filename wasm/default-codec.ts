@@ -25,7 +25,7 @@ export type CodecOperation = Exclude<keyof Codec, "backend">;
  * - zlib: node:zlib compresses 1.1–3× faster at every size; it inflates 1.2–2× faster at
  *   16–256 KB (WASM leads by a few µs per message at 100 B–1 KB), so zlib goes native.
  * - AES-GCM (`importKey`, and the keys `generateKeyPair().deriveKey` returns): node:crypto
- *   uses AES-NI; 2.4–190× faster on Bun, 1.4–54× on Node, 1.7–4.7× on Deno from 1 KB up
+ *   uses AES-NI; 2.4–190× faster on Bun, 1.4–54× on Node, 1.7–5× on Deno from 1 KB up
  *   (Deno's is 0.7–0.8× at 100 B). WASM AES-GCM is a constant-time software AES: ~20–28 MB/s.
  * - ECDH+HKDF (`generateKeyPair`): node:crypto 11–16× faster on Bun and Node, 1.7× on Deno.
  * zstd stays on WASM: node:zlib's zstd is slower than the WASM build at 100 B–16 KB on all
