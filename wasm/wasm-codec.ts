@@ -67,8 +67,10 @@ export function capOf(maxSize: number): number {
   return Math.min(Math.floor(maxSize), MAX_CAP);
 }
 
+/** A compression level for the core: missing or non-finite → the default; the core clamps the rest. */
 function levelOf(level: number | undefined, fallback: number): number {
-  return typeof level === "number" && Number.isFinite(level) ? Math.trunc(level) : fallback;
+  if (typeof level !== "number" || !Number.isFinite(level)) return fallback;
+  return Math.max(-1000, Math.min(1000, Math.trunc(level)));
 }
 
 class WasmSessionKey implements SessionKey {
@@ -88,8 +90,7 @@ class WasmSessionKey implements SessionKey {
 
 function importKey(raw: Uint8Array): SessionKey {
   if (!(raw instanceof Uint8Array) || raw.length !== 32) throw new CodecError("BAD_KEY", "an AES-256 key is a 32-byte Uint8Array");
-  const input = raw;
-  return new WasmSessionKey(call(() => new core.WasmSessionKey(input)));
+  return new WasmSessionKey(call(() => new core.WasmSessionKey(raw)));
 }
 
 class WasmEcdhKeyPair implements EcdhKeyPair {
