@@ -281,6 +281,13 @@ export async function waitUntil(predicate: () => boolean, timeoutMs: number, wha
   }
 }
 
+/** Reads one unlabelled series from the server's `/metrics` (Prometheus text); NaN when absent. */
+export async function metric(target: { httpUrl: string }, name: string): Promise<number> {
+  const text = await (await fetch(`${target.httpUrl}/metrics`)).text();
+  const m = new RegExp(`^${name} ([0-9.eE+-]+)$`, "m").exec(text);
+  return m ? Number(m[1]) : Number.NaN;
+}
+
 /** MiB with one decimal, from KiB. */
 export function mib(kib: number): number {
   return Math.round(kib / 102.4) / 10;
