@@ -10,7 +10,8 @@ Beside the WebSocket port it serves a small HTTP API shaped like ours, so the sa
 the conformance suite can drive it:
 
 - `GET  /health`
-- `POST /api/publish {topic, type, payload, id?}` → `{epoch, offset}` (read back from an internal
+- `POST /api/publish {topic, type, payload, id?, priority?, cid?}` → `{epoch, offset}`
+  (idempotent on `id` for 5 min; the position is read back from an internal
   observer connection that is subscribed to the topic)
 - `POST /api/broadcast {type, payload}`
 - `POST /api/disconnect {user_id?, connection_id?}` (camelCase accepted too) → `{disconnected: n}`
@@ -145,6 +146,7 @@ class Host:
         self.last_payload: dict[str, Any] = {}  # topic -> last published payload (snapshot state)
         self.observer_topics: set[str] = set()
         self.observer: Observer | None = None
+        self.published: dict[str, tuple[float, dict[str, Any]]] = {}  # id -> (time, answer): idempotency
         self.stopping = threading.Event()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -330,20 +332,35 @@ class Host:
 
     # -- outbound (HTTP API) ----------------------------------------------------------------
 
-    def publish(self, topic: str, t: str, payload: Any, msg_id: str | None) -> dict[str, Any]:
+    def publish(self, topic: str, t: str, payload: Any, msg_id: str | None,
+                priority: Any = None, correlation_id: Any = None) -> dict[str, Any]:
         assert self.observer is not None
+        now = time.monotonic()
+        with self.lock:
+            for old in [k for k, (at, _) in self.published.items() if now - at > 300]:
+                del self.published[old]
+            if msg_id and msg_id in self.published:
+                return self.published[msg_id][1]
         if topic not in self.observer_topics:
             self.server.subscribe_connection(self.observer.connection_id, [topic])
             self.observer_topics.add(topic)
         msg_id = msg_id or str(uuid.uuid4())
-        body = json.dumps({"t": t, "p": payload, "id": msg_id, "ts": iso_now(), "v": 1}, separators=(",", ":"))
+        envelope: dict[str, Any] = {"t": t, "p": payload, "id": msg_id, "ts": iso_now(), "v": 1}
+        if isinstance(priority, int):
+            envelope["pri"] = priority
+        if isinstance(correlation_id, str):
+            envelope["cid"] = correlation_id
+        body = json.dumps(envelope, separators=(",", ":"))
         with self.lock:
             self.last_payload[topic] = payload
         self.server.broadcast(topic, body)
         stamp = self.observer.wait_stamp(msg_id)
         if stamp is None:
             raise TimeoutError("publication not observed within 3 s")
-        return {"topic": topic, "epoch": stamp[0], "offset": stamp[1], "id": msg_id}
+        answer = {"topic": topic, "epoch": stamp[0], "offset": stamp[1], "id": msg_id}
+        with self.lock:
+            self.published[msg_id] = (now, answer)
+        return answer
 
     def connections_for(self, body: dict[str, Any]) -> list[str]:
         with self.lock:
@@ -415,7 +432,8 @@ def make_handler(host: Host) -> type[BaseHTTPRequestHandler]:
                     if not isinstance(topic, str) or not topic or not isinstance(t, str) or not t:
                         self._reply(400, {"error": "topic and type are required strings"})
                         return
-                    self._reply(200, host.publish(topic, t, body.get("payload"), body.get("id")))
+                    self._reply(200, host.publish(topic, t, body.get("payload"), body.get("id"),
+                                                  body.get("priority"), body.get("cid", body.get("correlation_id"))))
                 elif self.path == "/api/broadcast":
                     host.server.broadcast_all(json.dumps(
                         {"t": body.get("type"), "p": body.get("payload"), "id": str(uuid.uuid4()), "ts": iso_now(), "v": 1}))
