@@ -10,7 +10,7 @@ import type { SessionKey } from "../../wasm/api.ts";
 import { MemoryBroker } from "../broker/memory.ts";
 import type { HistoryResult } from "../broker/types.ts";
 import { resolveOptions, type ServerOptions } from "../options.ts";
-import { Engine } from "./engine.ts";
+import { Engine, sendableCloseCode } from "./engine.ts";
 import type { HostSocket, UpgradeData } from "./host.ts";
 import { silentLogger } from "./logger.ts";
 
@@ -348,4 +348,9 @@ describe("limits and timers", () => {
     expect(sockets.map((s) => s.closed?.code)).toEqual([1012, 1012, 1012, 1012, 1012]);
     await expect(h.connect()).rejects.toThrow("503");
   });
+});
+
+test("only sendable close codes reach the socket", () => {
+  expect([1000, 1008, 1012, 4000, 4999, 3000].map(sendableCloseCode)).toEqual([1000, 1008, 1012, 4000, 4999, 3000]);
+  expect([1004, 1005, 1006, 1015, 999, 5000, 2000, 4000.5, undefined].map(sendableCloseCode)).toEqual(Array(9).fill(undefined));
 });

@@ -62,6 +62,13 @@ export interface EngineDeps {
   authenticate?: Authenticator;
 }
 
+/** A close code an endpoint may send (RFC 6455 §7.4): 1000–1003, 1007–1014, 3000–4999; else undefined. */
+export function sendableCloseCode(code: number | undefined): number | undefined {
+  if (code === undefined || !Number.isInteger(code)) return undefined;
+  if ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)) return code;
+  return undefined;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -505,7 +512,7 @@ export class Engine {
       if (mine instanceof Set) targets.push(...mine);
       else if (mine) targets.push(mine);
     }
-    const code = event.code && event.code >= 1000 && event.code <= 4999 ? event.code : CloseCode.NORMAL;
+    const code = sendableCloseCode(event.code) ?? CloseCode.NORMAL;
     for (const s of targets) s.close(code, (event.reason ?? "disconnected by server").slice(0, 120));
     return targets.length;
   }
