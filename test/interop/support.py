@@ -265,8 +265,8 @@ def upstream_host(*flags: str) -> ScriptHost:
     """Starts `test/interop/upstream_server.py` (the upstream wse-server with our host app)."""
     secret = random_secret()
     api_key = "interop-" + secrets.token_hex(16)
-    cmd = [sys.executable, str(REPO / "test" / "interop" / "upstream_server.py"), "--jwt-secret", secret,
-           "--api-key", api_key, "--exit-on-stdin-eof", *flags]
+    cmd = [sys.executable, str(REPO / "test" / "interop" / "upstream_server.py"), f"--jwt-secret={secret}",
+           f"--api-key={api_key}", "--exit-on-stdin-eof", *flags]
     return ScriptHost(cmd, secret, api_key, "upstream host")
 
 

@@ -43,7 +43,7 @@ export async function startUpstream(flags: string[] = []): Promise<UpstreamHost>
   const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(36))).toString("base64url");
   const apiKey = `interop-${crypto.randomUUID()}`;
   const proc = Bun.spawn(
-    [PYTHON, `${REPO}test/interop/upstream_server.py`, "--jwt-secret", secret, "--api-key", apiKey, "--exit-on-stdin-eof", ...flags],
+    [PYTHON, `${REPO}test/interop/upstream_server.py`, `--jwt-secret=${secret}`, `--api-key=${apiKey}`, "--exit-on-stdin-eof", ...flags],
     { cwd: REPO, stdin: "pipe", stdout: "pipe", stderr: "pipe" },
   );
   let output = "";
