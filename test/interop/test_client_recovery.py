@@ -103,3 +103,25 @@ async def test_server_restart_is_survived_and_the_client_rebaselines(ours, clien
     [event] = await on_topic(client, t, 1, 10)
     assert event.payload == {"i": 1}
     assert client.state == ConnectionState.CONNECTED
+
+
+async def test_gap_detected_by_the_client_is_filled_by_a_recovery_request(publisher, client_factory):
+    # A live gap (o > last + 1) makes the client drop the frame and re-send subscription_update
+    # for the already-subscribed topic with its last in-order position; the server must replay
+    # exactly what follows that position, on the live subscription.
+    client = await connected(client_factory, publisher, "gap-1")
+    t = topic("gap")
+    await subscribed(client, [t], publisher)
+    for i in range(3):
+        await asyncio.to_thread(publisher.publish, t, "ev", {"i": i})
+    got = await on_topic(client, t, 3)
+    epoch, last = got[-1].epoch, got[-1].offset
+    # Pretend the client never saw the last two publications.
+    client._sequencer.set_topic_position(t, epoch, last - 2)
+    client._recovery_state[t] = (epoch, last - 2)
+    await asyncio.to_thread(publisher.publish, t, "ev", {"i": 3})
+    refilled = await on_topic(client, t, 3, 10)
+    assert [e.offset for e in refilled] == [last - 1, last, last + 1]
+    assert [e.payload["i"] for e in refilled] == [1, 2, 3]
+    assert await quiet(client, lambda e: e.topic == t, 0.5) == []
+    assert client.recovery_state[t] == (epoch, last + 1)
