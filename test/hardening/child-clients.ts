@@ -61,8 +61,14 @@ export class ChildClients {
     const child = new ChildClients(proc, count);
     void child.#read(proc.stdout as ReadableStream<Uint8Array>);
     void (async () => {
-      for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) child.#stderr = (child.#stderr + new TextDecoder().decode(chunk)).slice(-4000);
-    })();
+      const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        child.#stderr = (child.#stderr + decoder.decode(value, { stream: true })).slice(-4000);
+      }
+    })().catch(() => undefined);
     const deadline = Date.now() + timeoutMs;
     while (!child.allReady) {
       if (proc.exitCode !== null) throw new Error(`client child exited (${proc.exitCode}): ${child.#stderr}`);
@@ -74,8 +80,11 @@ export class ChildClients {
 
   async #read(stream: ReadableStream<Uint8Array>): Promise<void> {
     const decoder = new TextDecoder();
+    const reader = stream.getReader();
     let rest = "";
-    for await (const chunk of stream) {
+    for (;;) {
+      const { value: chunk, done } = await reader.read();
+      if (done) break;
       rest += decoder.decode(chunk, { stream: true });
       const lines = rest.split("\n");
       rest = lines.pop()!;

@@ -57,6 +57,7 @@ export async function runRecoveryStorm(target: HardTarget, options: RecoveryStor
   const rssStart = target.rssKiB();
   const publisher = new Publisher([target], topic, options.rate);
   const kicked: number[] = [];
+  let pub: Awaited<ReturnType<Publisher["stop"]>>;
   try {
     for (let k = 0; k < options.kicks; k++) {
       await sleep(options.kickIntervalMs);
@@ -74,7 +75,7 @@ export async function runRecoveryStorm(target: HardTarget, options: RecoveryStor
     await sleep(options.kickIntervalMs);
     await waitUntil(() => clients.every((c) => c.state === "ready"), 20_000, "every client ready after the last kick");
   } finally {
-    var pub = await publisher.stop();
+    pub = await publisher.stop();
   }
   // The authoritative end of the stream: one more publication after the publisher stopped.
   const final = await target.publish(topic, "final", {});
