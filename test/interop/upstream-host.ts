@@ -38,6 +38,21 @@ export interface UpstreamHost {
   stop(): Promise<void>;
 }
 
+/** Reads a byte stream to its end, handing each decoded chunk to `onText`. */
+async function pump(stream: ReadableStream<Uint8Array>, onText: (text: string) => void): Promise<void> {
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      onText(decoder.decode(value, { stream: true }));
+    }
+  } catch {
+    // the process is gone
+  }
+}
+
 /** Starts the upstream host with extra `upstream_server.py` flags. */
 export async function startUpstream(flags: string[] = []): Promise<UpstreamHost> {
   const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(36))).toString("base64url");
@@ -47,19 +62,16 @@ export async function startUpstream(flags: string[] = []): Promise<UpstreamHost>
     { cwd: REPO, stdin: "pipe", stdout: "pipe", stderr: "pipe" },
   );
   let output = "";
-  const decoder = new TextDecoder();
   let resolveInfo: (line: string) => void = () => {};
   const infoLine = new Promise<string>((resolve) => (resolveInfo = resolve));
-  void (async () => {
-    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
-      output += decoder.decode(chunk, { stream: true });
-      const line = output.split("\n").find((l) => l.startsWith("{") && l.includes('"ws_url"'));
-      if (line) resolveInfo(line);
-    }
-  })();
-  void (async () => {
-    for await (const chunk of proc.stderr as ReadableStream<Uint8Array>) output += decoder.decode(chunk, { stream: true });
-  })();
+  void pump(proc.stdout, (text) => {
+    output += text;
+    const line = output.split("\n").find((l) => l.startsWith("{") && l.includes('"ws_url"'));
+    if (line) resolveInfo(line);
+  });
+  void pump(proc.stderr, (text) => {
+    output += text;
+  });
   const line = await Promise.race([
     infoLine,
     proc.exited.then((code) => Promise.reject(new Error(`upstream host exited (${code}):\n${output}`))),
