@@ -24,12 +24,12 @@ const arg = (name: string): string | undefined => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : undefined;
 };
-const num = (name: string, fallback: number): number => {
+const num = (name: string, fallback: number, min = Number.MIN_VALUE): number => {
   const v = arg(name);
   if (v === undefined) return fallback;
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) {
-    console.error(`--${name} must be a positive number, got ${v}`);
+  if (!Number.isFinite(n) || n < min) {
+    console.error(`--${name} must be a number ≥ ${min === Number.MIN_VALUE ? "0 (exclusive)" : min}, got ${v}`);
     process.exit(2);
   }
   return n;
@@ -40,7 +40,7 @@ const options = {
   connections: num("connections", FULL_SOAK.connections),
   durationMs: num("minutes", FULL_SOAK.durationMs / 60_000) * 60_000,
   warmupMs: num("warmup-sec", FULL_SOAK.warmupMs / 1000) * 1000,
-  churnPerSecond: num("churn", FULL_SOAK.churnPerSecond),
+  churnPerSecond: num("churn", FULL_SOAK.churnPerSecond, 0),
   topics: num("topics", FULL_SOAK.topics),
   publishRate: num("rate", FULL_SOAK.publishRate),
   sampleMs: num("sample-sec", FULL_SOAK.sampleMs / 1000) * 1000,

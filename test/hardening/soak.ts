@@ -233,7 +233,8 @@ export async function runSoak(target: HardTarget, options: SoakOptions) {
       }
     }
     // Churn: replace a share of the connections, half of them resuming with recovery.
-    const victims = [...conns].sort(() => Math.random() - 0.5).slice(0, Math.max(1, Math.round(options.connections * options.churnPerSecond)));
+    const churn = options.churnPerSecond > 0 ? Math.max(1, Math.round(options.connections * options.churnPerSecond)) : 0;
+    const victims = [...conns].sort(() => Math.random() - 0.5).slice(0, churn);
     await Promise.all(
       victims.map(async (v, k) => {
         const position = await retire(v);
