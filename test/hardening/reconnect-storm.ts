@@ -7,7 +7,8 @@
  * covers at least 40 % of the base delay and no 100 ms window holds more than 25 % of the
  * clients (without jitter they would all land in one window).
  *
- * `bun test/hardening/reconnect-storm.ts [--clients 5000] [--processes 8]` runs the full size;
+ * `bun test/hardening/reconnect-storm.ts [--clients 5000] [--processes 8] [--restart]` runs the
+ * full size (`--restart` kicks the herd with a server restart instead: SIGTERM drain → 1012);
  * `reconnect-storm.test.ts` is the CI size (2,000 clients in 4 processes).
  *
  * @module
@@ -22,6 +23,8 @@ export interface ReconnectStormOptions {
   processes: number;
   /** Client reconnect base delay, ms (the client's default is 1000). */
   baseDelay: number;
+  /** How the herd is kicked: one `POST /api/disconnect`, or a server restart (SIGTERM drain → 1012, then start again). */
+  via?: "disconnect" | "restart";
 }
 
 /** CI size. */
@@ -41,18 +44,26 @@ export async function runReconnectStorm(target: HardTarget, options: ReconnectSt
   );
   const setupMs = Math.round(performance.now() - setupStarted);
   const rssBefore = target.rssKiB();
-  const health = new HealthProbe(target.httpUrl, 50, 2000);
+  const viaRestart = options.via === "restart";
+  let health = viaRestart ? null : new HealthProbe(target.httpUrl, 50, 2000);
   await sleep(300);
   const readyBefore = children.map((c) => c.readyAt.map((r) => r.length));
   const kickAt = Date.now();
-  const res = await target.api("/api/disconnect", { method: "POST", body: JSON.stringify({ user_id: user, code: 1000, reason: "storm" }) });
-  const kicked = ((await res.json()) as { disconnected?: number }).disconnected ?? -1;
+  let kicked = -1;
+  if (viaRestart) {
+    await target.restart(); // SIGTERM: every client is closed 1012; then the server starts again
+    health = new HealthProbe(target.httpUrl, 50, 2000);
+    kicked = options.clients;
+  } else {
+    const res = await target.api("/api/disconnect", { method: "POST", body: JSON.stringify({ user_id: user, code: 1000, reason: "storm" }) });
+    kicked = ((await res.json()) as { disconnected?: number }).disconnected ?? -1;
+  }
   const backAt = () => children.flatMap((c, p) => c.readyAt.map((r, i) => (r.length > readyBefore[p]![i]! ? r[readyBefore[p]![i]!]! - kickAt : -1)));
   const allBack = await waitUntil(() => backAt().every((t) => t >= 0), 60_000, "every client ready again")
     .then(() => true)
     .catch(() => false);
   await sleep(300);
-  const healthReport = await health.stop();
+  const healthReport = await health!.stop();
   const rssAfter = target.rssKiB();
 
   // Every client is subscribed again: one publication reaches all of them.
@@ -72,8 +83,9 @@ export async function runReconnectStorm(target: HardTarget, options: ReconnectSt
   await Promise.all(children.map((c) => c.stop()));
   const spreadOk = d.p90 - d.p10 >= 0.4 * options.baseDelay && busiestShare <= 0.25;
   const pass = allBack && allSubscribed && kicked === options.clients && healthReport.failures === 0 && spreadOk;
-  return report("reconnect-storm", pass, {
+  return report(viaRestart ? "reconnect-storm-restart" : "reconnect-storm", pass, {
     clients: options.clients,
+    via: viaRestart ? "restart" : "disconnect",
     processes: options.processes,
     kicked,
     setupMs,
@@ -95,7 +107,8 @@ if (import.meta.main) {
   };
   const target = await startHardTarget({});
   try {
-    const result = await runReconnectStorm(target, { clients: arg("clients", 5000), processes: arg("processes", 8), baseDelay: arg("base-delay", 1000) });
+    const via = process.argv.includes("--restart") ? "restart" : "disconnect";
+    const result = await runReconnectStorm(target, { clients: arg("clients", 5000), processes: arg("processes", 8), baseDelay: arg("base-delay", 1000), via });
     process.exitCode = result.pass ? 0 : 1;
   } finally {
     await target.stop();
