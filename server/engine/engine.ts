@@ -27,7 +27,7 @@ import { CloseCode } from "./codes.ts";
 import type { HostFanOut, HostSocket, UpgradeData } from "./host.ts";
 import { broadcastChannel, Hub } from "./hub.ts";
 import { createJsonLogger } from "./logger.ts";
-import { type EncodeContext, isoNow, messageEnvelope, Outbound, publicationEnvelope, VARIANTS } from "./outbound.ts";
+import { type EncodeContext, isoNow, messageEnvelope, Outbound, OutboundCache, publicationEnvelope, VARIANTS } from "./outbound.ts";
 import { Session } from "./session.ts";
 import { extractToken } from "./token.ts";
 import { topicProblem } from "./topics.ts";
@@ -91,6 +91,8 @@ export class Engine {
   readonly logger: Logger;
   /** Shared encode settings. */
   readonly encodeContext: EncodeContext;
+  /** Encoded replayed publications, shared by the connections recovering the same range. */
+  readonly outbound: OutboundCache;
   /** Counters. */
   readonly counters: Counters = {
     connectionsTotal: 0,
@@ -137,6 +139,7 @@ export class Engine {
     this.logger = options.logger ?? createJsonLogger("info");
     this.codec = options.codec ?? nativeCodec;
     this.encodeContext = { codec: this.codec, compressionThreshold: options.compressionThreshold };
+    this.outbound = new OutboundCache(this.encodeContext);
     this.#ownsBroker = !options.broker;
     this.broker =
       options.broker ??
@@ -342,11 +345,8 @@ export class Engine {
         case "publication": {
           const { publication } = event;
           if (!this.hub.has(publication.topic)) return;
-          const out = new Outbound(
-            this.encodeContext,
-            publicationEnvelope(publication),
-            this.#payloadJson.get(publication.data),
-          );
+          // Live fan-out encodes afresh (no cache bookkeeping on the hot path).
+          const out = new Outbound(this.encodeContext, publicationEnvelope(publication), this.#payloadJson.get(publication.data));
           const count = this.hub.deliver(publication.topic, out, publication);
           this.counters.messagesOut += count.messages;
           this.counters.bytesOut += count.bytes;

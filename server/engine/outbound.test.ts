@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { decode as msgpackDecode } from "@msgpack/msgpack";
 import { decodeFrame } from "../../wasm/frame.ts";
 import { nativeCodec } from "../../wasm/native.ts";
-import { messageEnvelope, Outbound, publicationEnvelope, Variant } from "./outbound.ts";
+import { messageEnvelope, Outbound, OutboundCache, publicationEnvelope, Variant } from "./outbound.ts";
 
 const ctx = { codec: nativeCodec, compressionThreshold: 100 };
 const pub = { topic: "prices", epoch: "0000beef", offset: 42, data: { type: "price_update", payload: { v: 1 }, id: "m1", ts: "2026-01-01T00:00:00.000Z" } };
@@ -62,5 +62,19 @@ describe("Outbound", () => {
     expect(env.c).toBe("WSE");
     expect(messageEnvelope("orders_snapshot", {}).c).toBe("S");
     expect(messageEnvelope("chat", {}).c).toBe("U");
+  });
+});
+
+describe("OutboundCache", () => {
+  test("one Outbound per (topic, epoch, offset), bounded by count and bytes", () => {
+    const cache = new OutboundCache(ctx, 3, 10_000);
+    const a = cache.get(pub);
+    expect(cache.get({ ...pub, data: { ...pub.data } })).toBe(a); // a fresh copy of the same publication
+    for (let o = 43; o < 46; o++) cache.get({ ...pub, offset: o });
+    expect(cache.size).toBeLessThanOrEqual(3);
+    expect(cache.get(pub)).not.toBe(a); // dropped when full, re-encoded
+    const big = { ...pub, offset: 99, data: { ...pub.data, payload: { s: "z".repeat(4000) } } };
+    cache.get(big);
+    expect(cache.bytes).toBeLessThanOrEqual(10_000);
   });
 });

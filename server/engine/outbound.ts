@@ -148,3 +148,52 @@ export function isoNow(): string {
   }
   return lastIso;
 }
+
+/**
+ * The encoded form of replayed publications, bounded by count and bytes: a reconnect storm
+ * (many connections recovering the same range) encodes each replayed publication once per
+ * variant instead of once per recovering connection. Keyed by (topic, epoch, offset), so it
+ * works for brokers that return fresh objects from history. When full it starts over (cheaper
+ * than LRU bookkeeping; a storm refills it at once).
+ */
+export class OutboundCache {
+  readonly #ctx: EncodeContext;
+  readonly #maxEntries: number;
+  readonly #maxBytes: number;
+  readonly #entries = new Map<string, { out: Outbound; bytes: number }>();
+  #bytes = 0;
+
+  /** Keeps at most `maxEntries` publications and about `maxBytes` of their JSON (defaults 2048, 8 MiB). */
+  constructor(ctx: EncodeContext, maxEntries = 2048, maxBytes = 8 * 1024 * 1024) {
+    this.#ctx = ctx;
+    this.#maxEntries = maxEntries;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** The cached `Outbound` of a publication, or a new one (cached). `payloadJson` as for `Outbound`. */
+  get(publication: Publication, payloadJson?: string): Outbound {
+    const key = `${publication.epoch}:${publication.offset}:${publication.topic}`;
+    const hit = this.#entries.get(key);
+    if (hit) return hit.out;
+    const out = new Outbound(this.#ctx, publicationEnvelope(publication), payloadJson);
+    const bytes = out.json().length;
+    if (bytes > this.#maxBytes / 4) return out; // too big to be worth keeping
+    if (this.#entries.size >= this.#maxEntries || this.#bytes + bytes > this.#maxBytes) {
+      this.#entries.clear();
+      this.#bytes = 0;
+    }
+    this.#entries.set(key, { out, bytes });
+    this.#bytes += bytes;
+    return out;
+  }
+
+  /** Number of cached publications. */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Approximate bytes held (JSON text length). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+}

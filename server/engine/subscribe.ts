@@ -8,7 +8,6 @@
 import type { Envelope } from "../../wasm/envelope.ts";
 import type { StreamTop } from "../broker/types.ts";
 import type { Held } from "./hub.ts";
-import { Outbound, publicationEnvelope } from "./outbound.ts";
 import { type ClientPosition, decideRecovery, parsePosition, type RecoveryOutcome } from "./recovery.ts";
 import type { Session } from "./session.ts";
 import { topicProblem } from "./topics.ts";
@@ -184,7 +183,7 @@ export async function subscribeTopics(session: Session, rawTopics: unknown[], re
         recoveredCount++;
         engine.counters.recoveryHits++;
         for (const publication of outcome.publications) {
-          session.sendOutbound(new Outbound(engine.encodeContext, publicationEnvelope(publication)));
+          session.sendOutbound(engine.outbound.get(publication));
         }
         entry.count = outcome.publications.length;
       } else {
