@@ -1,0 +1,70 @@
+/**
+ * A deeply nested payload published by the backend (`POST /api/publish`, which takes any JSON up
+ * to 1 MiB). PROTOCOL.md §4: each publication gets the next offset and reaches every subscriber
+ * of the topic with its stamp; a subscribe request is answered "always, even on partial
+ * failure"; §7: bad input never stalls anything. So the server must either refuse such a
+ * payload (4xx, nothing published) or deliver it in every wire form — JSON, msgpack (`M:`) and
+ * encrypted (`E:`) — and recovery across it must answer and go live.
+ *
+ * Found by the hardening work: a payload nested ~100 deep is accepted (200, offset assigned) but
+ * only plain JSON subscribers get it; the msgpack encoder throws ("Too deep objects in depth
+ * 101"), so msgpack and encrypted subscribers see a gap, and a msgpack subscriber that recovers
+ * across it gets `INTERNAL_ERROR`, no `subscription_update`, and no further publications.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import type { WireClient } from "../conformance/wire.ts";
+import { connectWire, sleep, startHardTarget } from "./kit.ts";
+
+const target = await startHardTarget({});
+afterAll(() => target.stop());
+
+const DEPTH = 120;
+const deepBody = (topic: string) => `{"topic":"${topic}","type":"deep","payload":{"v":${"[".repeat(DEPTH)}1${"]".repeat(DEPTH)}}}`;
+const stampsOf = (c: WireClient, topic: string) => c.envelopes().filter((e) => e.tp === topic).map((e) => `${e.o}:${e.t}`);
+
+describe(`a payload nested ${DEPTH} deep from the HTTP API`, () => {
+  test("is refused, or reaches JSON, msgpack and encrypted subscribers alike", async () => {
+    const topic = `deep.${crypto.randomUUID().slice(0, 8)}`;
+    const json = await connectWire(target, "deep-json");
+    const msgpack = await connectWire(target, "deep-msgpack", { query: { format: "msgpack" } });
+    const encrypted = await connectWire(target, "deep-e2e", { encryption: true });
+    try {
+      for (const c of [json, msgpack, encrypted]) await c.subscribe([topic]);
+      await target.publish(topic, "before", {});
+      const res = await target.api("/api/publish", { method: "POST", body: deepBody(topic) });
+      const accepted = res.status === 200;
+      await res.arrayBuffer();
+      await target.publish(topic, "after", {});
+      await sleep(500);
+      const expected = accepted ? ["0:before", "1:deep", "2:after"] : ["0:before", "1:after"];
+      expect({ accepted, json: stampsOf(json, topic), msgpack: stampsOf(msgpack, topic), encrypted: stampsOf(encrypted, topic) }).toEqual({
+        accepted,
+        json: expected,
+        msgpack: expected,
+        encrypted: expected,
+      });
+    } finally {
+      for (const c of [json, msgpack, encrypted]) await c.close();
+    }
+  }, 15_000);
+
+  test("a msgpack subscriber recovering across it gets its subscription_update and then live publications", async () => {
+    const topic = `deep-recover.${crypto.randomUUID().slice(0, 8)}`;
+    const first = await target.publish(topic, "before", {});
+    const res = await target.api("/api/publish", { method: "POST", body: deepBody(topic) });
+    await res.arrayBuffer();
+    await target.publish(topic, "after", {});
+    const client = await connectWire(target, "deep-recover", { query: { format: "msgpack" } });
+    try {
+      const since = client.mark();
+      const reply = await client.subscribe([topic], { recover: true, recovery: { [topic]: { epoch: first.epoch, offset: first.offset } } }, 5000).catch((error) => {
+        throw new Error(`no subscription_update: ${String(error).slice(0, 300)}`);
+      });
+      expect(reply.t).toBe("subscription_update");
+      const live = await target.publish(topic, "live", {});
+      await client.waitFor((f) => f.envelope?.tp === topic && f.envelope.o === live.offset, 5000, since, "the live publication");
+    } finally {
+      await client.close();
+    }
+  }, 15_000);
+});
