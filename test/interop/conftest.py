@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from wse_client import AsyncWSEClient, ReconnectConfig
 
-from support import OurServer, embedded_host, ours_available, upstream_host
+from support import OurServer, ScriptHost, embedded_host, ours_available, upstream_host
 
 
 def _start(kind: str, **settings: Any):
@@ -63,6 +63,16 @@ def publisher(request):
 def app_host(request):
     """A server whose application hook records messages (`messages()`), ours and upstream."""
     return request.getfixturevalue(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _upstream_alive(request):
+    """Before a test that uses the upstream host, make sure it still accepts connections."""
+    for name in ("publisher", "app_host", "upstream", "upstream_limited"):
+        if name in request.fixturenames:
+            host = request.getfixturevalue(name)
+            if isinstance(host, ScriptHost) and "upstream" in host.name:
+                host.ensure_alive()
 
 
 FAST_RECONNECT = ReconnectConfig(base_delay=0.2, max_delay=1.0, factor=1.5, jitter=False)

@@ -223,11 +223,38 @@ class ScriptHost:
     def __init__(self, cmd: list[str], secret: str, api_key: str | None, name: str) -> None:
         self.secret = secret
         self.api_key = api_key
-        self.process = Process(cmd, name=name)
+        self.name = name
+        self.cmd = cmd
+        self.restarts = 0
+        self._launch()
+
+    def _launch(self) -> None:
+        self.process = Process(self.cmd, name=self.name)
         line = self.process.wait_line(lambda l: l.startswith("{") and '"ws_url"' in l, 30)
         info = json.loads(line)
         self.ws_url: str = info["ws_url"]
         self.http_url: str = info["http_url"]
+
+    def accepts(self, timeout: float = 3) -> bool:
+        """True when a WebSocket handshake completes and `server_ready` arrives within `timeout`."""
+        from websockets.sync.client import connect
+
+        try:
+            headers = {"Authorization": f"Bearer {self.token('__health__')}"}
+            with connect(self.ws_url, additional_headers=headers, open_timeout=timeout) as ws:
+                return '"server_ready"' in str(ws.recv(timeout=timeout))
+        except Exception:  # noqa: BLE001 - any failure means "not accepting"
+            return False
+
+    def ensure_alive(self) -> None:
+        """Restarts the host when it stopped accepting connections (upstream 2.5.1 stalls now
+        and then, docs/COMPATIBILITY.md row 35); says so on stderr."""
+        if self.accepts():
+            return
+        print(f"\n[interop] {self.name} stopped accepting connections; restarting it", file=sys.stderr)
+        self.restarts += 1
+        self.process.stop()
+        self._launch()
 
     def token(self, sub: str = "user-1", **claims: Any) -> str:
         return mint_token(self.secret, sub, **claims)

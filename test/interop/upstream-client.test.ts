@@ -4,9 +4,9 @@
  * handshake, broadcasts, stamped topic messages and recovery, encryption, `format=msgpack`,
  * presence, snapshots and client messages. See docs/UPSTREAM-NOTES.md for what upstream does.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { connect, type WSEClient, type WSEClientOptions, type WSEEvent } from "../../client/mod.ts";
-import { startUpstream, upstreamUnavailable, type UpstreamHost } from "./upstream-host.ts";
+import { ensureAlive, startUpstream, upstreamUnavailable, type UpstreamHost } from "./upstream-host.ts";
 
 const unavailable = upstreamUnavailable();
 if (unavailable) console.warn(`[interop] SKIP upstream-client tests: ${unavailable}`);
@@ -18,6 +18,9 @@ const clients: WSEClient[] = [];
 
 beforeAll(async () => {
   if (!unavailable) host = await startUpstream();
+}, 40_000);
+beforeEach(async () => {
+  if (!unavailable) host = await ensureAlive(host);
 }, 40_000);
 afterAll(async () => {
   await host?.stop();

@@ -121,3 +121,31 @@ export async function startUpstream(flags: string[] = []): Promise<UpstreamHost>
     },
   };
 }
+
+/** True when `host` completes a WebSocket handshake and sends `server_ready` within `timeoutMs`. */
+export async function accepts(host: UpstreamHost, timeoutMs = 3000): Promise<boolean> {
+  const token = await host.token("__health__");
+  // Bun's WebSocket takes handshake headers as a second-argument option.
+  const ws = new WebSocket(host.wsUrl, { headers: { authorization: `Bearer ${token}` } } as unknown as string[]);
+  try {
+    return await Promise.race([
+      new Promise<boolean>((resolve) => {
+        ws.addEventListener("message", (e) => resolve(String(e.data).includes('"server_ready"')));
+        ws.addEventListener("error", () => resolve(false));
+        ws.addEventListener("close", () => resolve(false));
+      }),
+      Bun.sleep(timeoutMs).then(() => false),
+    ]);
+  } finally {
+    ws.close();
+  }
+}
+
+/** Returns `host` when it still accepts connections, else a fresh one (upstream 2.5.1 stalls now
+ * and then, docs/COMPATIBILITY.md row 35); says so on stderr. */
+export async function ensureAlive(host: UpstreamHost, flags: string[] = []): Promise<UpstreamHost> {
+  if (await accepts(host)) return host;
+  console.warn("[interop] the upstream host stopped accepting connections; restarting it");
+  await host.stop();
+  return startUpstream(flags);
+}
