@@ -9,9 +9,13 @@
  * Found by the hardening work: a payload nested ~100 deep is accepted (200, offset assigned) but
  * only plain JSON subscribers get it; the msgpack encoder throws ("Too deep objects in depth
  * 101"), so msgpack and encrypted subscribers see a gap, and a msgpack subscriber that recovers
- * across it gets `INTERNAL_ERROR`, no `subscription_update`, and no further publications.
+ * across it gets `INTERNAL_ERROR`, no `subscription_update`, and no further publications. And a
+ * payload nested 70 deep is fanned out in every form, but the project's own client refuses
+ * envelopes nested over 64 ("envelope nesting exceeds 64"), sees a gap, recovers, drops the replay
+ * again, and never delivers the next publication: one backend publish wedges every subscriber.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { connect, type WSEEvent } from "../../client/mod.ts";
 import type { WireClient } from "../conformance/wire.ts";
 import { connectWire, sleep, startHardTarget } from "./kit.ts";
 
@@ -22,8 +26,8 @@ const DEPTH = 120;
 const deepBody = (topic: string) => `{"topic":"${topic}","type":"deep","payload":{"v":${"[".repeat(DEPTH)}1${"]".repeat(DEPTH)}}}`;
 const stampsOf = (c: WireClient, topic: string) => c.envelopes().filter((e) => e.tp === topic).map((e) => `${e.o}:${e.t}`);
 
-describe(`a payload nested ${DEPTH} deep from the HTTP API`, () => {
-  test("is refused, or reaches JSON, msgpack and encrypted subscribers alike", async () => {
+describe("deeply nested payloads from the HTTP API", () => {
+  test(`nested ${DEPTH} deep: refused, or delivered to JSON, msgpack and encrypted subscribers alike`, async () => {
     const topic = `deep.${crypto.randomUUID().slice(0, 8)}`;
     const json = await connectWire(target, "deep-json");
     const msgpack = await connectWire(target, "deep-msgpack", { query: { format: "msgpack" } });
@@ -48,7 +52,7 @@ describe(`a payload nested ${DEPTH} deep from the HTTP API`, () => {
     }
   }, 15_000);
 
-  test("a msgpack subscriber recovering across it gets its subscription_update and then live publications", async () => {
+  test(`nested ${DEPTH} deep: a msgpack subscriber recovering across it gets its subscription_update and then live publications`, async () => {
     const topic = `deep-recover.${crypto.randomUUID().slice(0, 8)}`;
     const first = await target.publish(topic, "before", {});
     const res = await target.api("/api/publish", { method: "POST", body: deepBody(topic) });
@@ -65,6 +69,33 @@ describe(`a payload nested ${DEPTH} deep from the HTTP API`, () => {
       await client.waitFor((f) => f.envelope?.tp === topic && f.envelope.o === live.offset, 5000, since, "the live publication");
     } finally {
       await client.close();
+    }
+  }, 15_000);
+
+  test("a real client (json and msgpack) keeps its stream after a payload nested 70 deep: refused by the API, or delivered", async () => {
+    const topic = `deep-client.${crypto.randomUUID().slice(0, 8)}`;
+    const seen: Record<string, string[]> = { json: [], msgpack: [] };
+    const clients = await Promise.all(
+      (["json", "msgpack"] as const).map(async (format) => {
+        const client = await connect(target.wsUrl, { token: await target.mintToken({ sub: `deep-${format}` }), topics: [topic], format, reconnect: false });
+        client.onAny((e: WSEEvent) => {
+          if (e.topic === topic && e.offset !== undefined) seen[format]!.push(`${e.offset}:${e.type}`);
+        });
+        return client;
+      }),
+    );
+    try {
+      await target.publish(topic, "before", {});
+      const res = await target.api("/api/publish", { method: "POST", body: `{"topic":"${topic}","type":"deep","payload":{"v":${"[".repeat(70)}1${"]".repeat(70)}}}` });
+      const accepted = res.status === 200;
+      await res.arrayBuffer();
+      const after = await target.publish(topic, "after", {});
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && !Object.values(seen).every((list) => list.includes(`${after.offset}:after`))) await sleep(50);
+      const expected = accepted ? ["0:before", "1:deep", "2:after"] : ["0:before", "1:after"];
+      expect({ accepted, ...seen }).toEqual({ accepted, json: expected, msgpack: expected });
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
     }
   }, 15_000);
 });
