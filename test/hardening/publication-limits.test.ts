@@ -1,6 +1,7 @@
 /**
- * A deeply nested payload published by the backend (`POST /api/publish`, which takes any JSON up
- * to 1 MiB). PROTOCOL.md §4: each publication gets the next offset and reaches every subscriber
+ * Payloads the backend may publish (`POST /api/publish` takes any JSON body up to 1 MiB) must not
+ * produce frames that subscribers — the project's own client included — refuse under the
+ * protocol's limits (§3: frames and decompressed bodies 1 MiB, nesting 64). PROTOCOL.md §4: each publication gets the next offset and reaches every subscriber
  * of the topic with its stamp; a subscribe request is answered "always, even on partial
  * failure"; §7: bad input never stalls anything. So the server must either refuse such a
  * payload (4xx, nothing published) or deliver it in every wire form — JSON, msgpack (`M:`) and
@@ -94,6 +95,44 @@ describe("deeply nested payloads from the HTTP API", () => {
       while (Date.now() < deadline && !Object.values(seen).every((list) => list.includes(`${after.offset}:after`))) await sleep(50);
       const expected = accepted ? ["0:before", "1:deep", "2:after"] : ["0:before", "1:after"];
       expect({ accepted, ...seen }).toEqual({ accepted, json: expected, msgpack: expected });
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  }, 15_000);
+});
+
+describe("a payload just under the 1 MiB API body limit", () => {
+  test("a real client (json, msgpack, encrypted) keeps its stream: refused by the API, or delivered", async () => {
+    const topic = `big.${crypto.randomUUID().slice(0, 8)}`;
+    const variants = [
+      ["json", { format: "json" as const }],
+      ["msgpack", { format: "msgpack" as const }],
+      ["json+e2e", { format: "json" as const, encryption: true }],
+    ] as const;
+    const seen: Record<string, string[]> = {};
+    const clients = await Promise.all(
+      variants.map(async ([name, opts]) => {
+        seen[name] = [];
+        const client = await connect(target.wsUrl, { token: await target.mintToken({ sub: `big-${name}` }), topics: [topic], reconnect: false, ...opts });
+        client.onAny((e: WSEEvent) => {
+          if (e.topic === topic && e.offset !== undefined) seen[name]!.push(`${e.offset}:${e.type}`);
+        });
+        return client;
+      }),
+    );
+    try {
+      await target.publish(topic, "before", {});
+      const body = (n: number) => JSON.stringify({ topic, type: "big", payload: { s: "x".repeat(n) } });
+      let n = 1024 * 1024 - 40;
+      while (body(n).length > 1024 * 1024) n--;
+      const res = await target.api("/api/publish", { method: "POST", body: body(n) });
+      const accepted = res.status === 200;
+      await res.arrayBuffer();
+      const after = await target.publish(topic, "after", {});
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && !Object.values(seen).every((list) => list.includes(`${after.offset}:after`))) await sleep(50);
+      const expected = accepted ? ["0:before", "1:big", "2:after"] : ["0:before", "1:after"];
+      expect({ accepted, ...seen }).toEqual({ accepted, json: expected, msgpack: expected, "json+e2e": expected });
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
