@@ -20,7 +20,7 @@ import { connect, type WSEEvent } from "../../client/mod.ts";
 import type { WireClient } from "../conformance/wire.ts";
 import { connectWire, sleep, startHardTarget } from "./kit.ts";
 
-const target = await startHardTarget({});
+const target = await startHardTarget({ clientPublish: true });
 afterAll(() => target.stop());
 
 const DEPTH = 120;
@@ -101,8 +101,8 @@ describe("deeply nested payloads from the HTTP API", () => {
   }, 15_000);
 });
 
-describe("a payload just under the 1 MiB API body limit", () => {
-  test("a real client (json, msgpack, encrypted) keeps its stream: refused by the API, or delivered", async () => {
+describe("payloads near the 1 MiB limit", () => {
+  test("an API payload just under the 1 MiB body limit: a real client (json, msgpack, encrypted) keeps its stream — refused, or delivered", async () => {
     const topic = `big.${crypto.randomUUID().slice(0, 8)}`;
     const variants = [
       ["json", { format: "json" as const }],
@@ -135,6 +135,33 @@ describe("a payload just under the 1 MiB API body limit", () => {
       expect({ accepted, ...seen }).toEqual({ accepted, json: expected, msgpack: expected, "json+e2e": expected });
     } finally {
       await Promise.all(clients.map((c) => c.close()));
+    }
+  }, 15_000);
+
+  test("a client's publish frame of exactly 1 MiB: refused, or delivered to a real subscriber without wedging it", async () => {
+    const topic = `big-client.${crypto.randomUUID().slice(0, 8)}`;
+    const seen: string[] = [];
+    const subscriber = await connect(target.wsUrl, { token: await target.mintToken({ sub: "big-victim" }), topics: [topic], reconnect: false });
+    subscriber.onAny((e: WSEEvent) => {
+      if (e.topic === topic && e.offset !== undefined) seen.push(`${e.offset}:${e.type}`);
+    });
+    const publisher = await connectWire(target, "big-publisher");
+    try {
+      await target.publish(topic, "before", {});
+      const frame = (n: number) => JSON.stringify({ t: "publish", p: { topic, type: "big", payload: { s: "x".repeat(n) } }, cid: "big" });
+      let n = 1024 * 1024;
+      while (frame(n).length > 1024 * 1024) n--;
+      const since = publisher.mark();
+      publisher.sendRaw(frame(n));
+      const answer = await publisher.waitFor((f) => f.envelope?.t === "publish_ack" || f.envelope?.t === "error", 5000, since, "publish_ack or error");
+      const accepted = answer.envelope!.t === "publish_ack";
+      const after = await target.publish(topic, "after", {});
+      const deadline = Date.now() + 5000;
+      while (Date.now() < deadline && !seen.includes(`${after.offset}:after`)) await sleep(50);
+      expect({ accepted, seen }).toEqual({ accepted, seen: accepted ? ["0:before", "1:big", "2:after"] : ["0:before", "1:after"] });
+    } finally {
+      await subscriber.close();
+      await publisher.close();
     }
   }, 15_000);
 });
