@@ -169,16 +169,20 @@ export function createAuthenticator(config: AuthConfig = {}): Authenticator {
   const hmacSlots: KeySlot[] = [];
   if (config.secret !== undefined) {
     if (hmacAllowed.length === 0) throw new AuthConfigError("a JWT secret is configured but no HS* algorithm is allowed");
-    hmacSlots.push(secretSlot(config.secret, config.kid, "secret"));
-    if (config.previousSecret !== undefined) hmacSlots.push(secretSlot(config.previousSecret, config.previousKid, "previous secret"));
+    hmacSlots.push(secretSlot(config.secret, config.kid, "secret", hmacAllowed));
+    if (config.previousSecret !== undefined) {
+      hmacSlots.push(secretSlot(config.previousSecret, config.previousKid, "previous secret", hmacAllowed));
+    }
   } else if (hmacAllowed.length > 0) {
     throw new AuthConfigError(`algorithm ${hmacAllowed.join(",")} needs a JWT secret`);
   }
 
   const asymmetricSlots: KeySlot[] = [];
   if (config.publicKey !== undefined) {
-    asymmetricSlots.push(publicKeySlot(config.publicKey, config.kid));
-    if (config.previousPublicKey !== undefined) asymmetricSlots.push(publicKeySlot(config.previousPublicKey, config.previousKid));
+    asymmetricSlots.push(publicKeySlot(config.publicKey, config.kid, asymmetricAllowed));
+    if (config.previousPublicKey !== undefined) {
+      asymmetricSlots.push(publicKeySlot(config.previousPublicKey, config.previousKid, asymmetricAllowed));
+    }
   }
   if (config.jwksUrl !== undefined) {
     let url: URL;
@@ -323,16 +327,33 @@ function resolveAlgorithms(config: AuthConfig): JwtAlgorithm[] {
   return [...new Set(algorithms)];
 }
 
-function secretSlot(secret: string | Uint8Array, kid: string | undefined, label: string): KeySlot {
+const HMAC_HASHES: Partial<Record<JwtAlgorithm, string>> = { HS256: "SHA-256", HS384: "SHA-384", HS512: "SHA-512" };
+
+/**
+ * An HMAC key slot. The secret is imported as a WebCrypto key once per allowed algorithm, here
+ * at creation: jose re-imports raw bytes on every verify, which dominated the handshake cost.
+ */
+function secretSlot(secret: string | Uint8Array, kid: string | undefined, label: string, allowed: JwtAlgorithm[]): KeySlot {
   const bytes = typeof secret === "string" ? utf8.encode(secret) : secret;
   if (!(bytes instanceof Uint8Array)) throw new AuthConfigError(`JWT ${label} must be a string or bytes`);
   if (bytes.byteLength < MIN_SECRET_BYTES) {
     throw new AuthConfigError(`JWT ${label} is ${bytes.byteLength} bytes; at least ${MIN_SECRET_BYTES} are required`);
   }
-  return { kid, resolve: async () => bytes };
+  const keys = new Map<JwtAlgorithm, Promise<CryptoKey | Uint8Array>>();
+  for (const algorithm of allowed) {
+    const hash = HMAC_HASHES[algorithm]!;
+    // Falls back to the raw bytes (jose imports them per verify) if WebCrypto refuses the key.
+    const key = crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash }, false, ["verify"]).catch(() => bytes);
+    keys.set(algorithm, key as Promise<CryptoKey | Uint8Array>);
+  }
+  return { kid, resolve: (algorithm) => keys.get(algorithm) ?? Promise.resolve(bytes) };
 }
 
-function publicKeySlot(input: PublicKeyInput, kid: string | undefined): KeySlot {
+/**
+ * A public-key slot. The key is imported once per allowed algorithm, starting at creation; an
+ * algorithm the key does not fit fails (and is retried) only when a token asks for it.
+ */
+function publicKeySlot(input: PublicKeyInput, kid: string | undefined, allowed: JwtAlgorithm[]): KeySlot {
   if (typeof input === "string") {
     if (input.includes("PRIVATE KEY")) throw new AuthConfigError("the JWT public key is a private key; configure the public key");
     pemBody(input);
@@ -342,19 +363,22 @@ function publicKeySlot(input: PublicKeyInput, kid: string | undefined): KeySlot 
     if (input.d !== undefined) throw new AuthConfigError("the JWT public key JWK holds private material");
   }
   const cache = new Map<JwtAlgorithm, Promise<CryptoKey | Uint8Array>>();
+  const load = (algorithm: JwtAlgorithm): Promise<CryptoKey | Uint8Array> => {
+    let key = cache.get(algorithm);
+    if (!key) {
+      key = importPublicKey(input, algorithm);
+      key.catch(() => cache.delete(algorithm));
+      cache.set(algorithm, key);
+    }
+    return key;
+  };
+  for (const algorithm of allowed) load(algorithm);
   return {
     kid,
-    resolve(algorithm) {
-      let key = cache.get(algorithm);
-      if (!key) {
-        key = importPublicKey(input, algorithm);
-        key.catch(() => cache.delete(algorithm));
-        cache.set(algorithm, key);
-      }
-      return key.catch(() => {
+    resolve: (algorithm) =>
+      load(algorithm).catch(() => {
         throw new AuthError("AUTH_FAILED", `algorithm ${algorithm} does not match the configured key`);
-      });
-    },
+      }),
   };
 }
 
