@@ -11,7 +11,7 @@
 import type { Codec, TopicPosition } from "../wasm/api.ts";
 import type { Envelope } from "../wasm/envelope.ts";
 import { parseEnvelope } from "../wasm/envelope.ts";
-import { createDedupWindow, createSequencer, wasmCodec } from "../wasm/mod.ts";
+import { createDedupWindow, createSequencer, defaultCodec } from "../wasm/mod.ts";
 import { CircuitBreaker } from "./circuit-breaker.ts";
 import {
   WSEAuthError,
@@ -232,7 +232,7 @@ export class WSEClient implements AsyncIterable<WSEEvent> {
   /** Creates a client without connecting. `url` may be omitted when `options.endpoints` is given. */
   constructor(url: string | undefined, options: WSEClientOptions = {}) {
     this.options = resolveOptions(url, options);
-    this.#codec = options.codec ?? wasmCodec;
+    this.#codec = options.codec ?? defaultCodec;
     this.#pool = new ConnectionPool(this.options.endpoints, { strategy: this.options.loadBalancing });
     this.#currentUrl = this.options.endpoints[0];
     this.#breaker = new CircuitBreaker(this.options.circuitBreaker);

@@ -7,13 +7,13 @@
  * else, and every operation in browsers, uses `wasmCodec`. Both backends pass the same test
  * vectors (`test/codec/facade-cases.ts`), so the choice changes speed, never behaviour.
  *
- * `./native.ts` imports `node:*` modules, which browser bundles cannot resolve, so it is loaded
- * with a dynamic import whose specifier bundlers do not follow, and only when `process` exists.
- * Consequence: inside a `bun build --compile` executable that module is not embedded, the
- * import fails, and `defaultCodec` is all-WASM there (correct, slower for zlib and crypto).
+ * `./native.ts` reaches `node:zlib` / `node:crypto` through `process.getBuiltinModule`, so it
+ * bundles for browsers (where it reports itself unavailable) and is embedded in
+ * `bun build --compile` executables, which therefore get the native paths too.
  * @module
  */
 import type { Codec } from "./api.ts";
+import { hasNativeBuiltins, nativeCodec } from "./native.ts";
 import { wasmCodec } from "./wasm-codec.ts";
 
 /** Codec operations that `defaultCodec` may route to a backend. */
@@ -38,23 +38,6 @@ export const NATIVE_OPERATIONS: ReadonlySet<CodecOperation> = new Set<CodecOpera
   "generateKeyPair",
   "importKey",
 ]);
-
-function hasNodeBuiltins(): boolean {
-  const proc = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process;
-  return typeof proc?.versions?.node === "string";
-}
-
-/** Loads `nativeCodec` where the runtime has node built-ins; `undefined` elsewhere or on failure. */
-export async function loadNativeCodec(): Promise<Codec | undefined> {
-  if (!hasNodeBuiltins()) return undefined;
-  const specifier = "./native.ts";
-  try {
-    const module = (await import(specifier)) as { nativeCodec?: Codec };
-    return module.nativeCodec;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * Builds a codec that takes each operation in `nativeOps` from `native`, the rest from `wasm`.
@@ -81,7 +64,7 @@ export function combineCodecs(wasm: Codec, native: Codec | undefined, nativeOps:
 }
 
 /** The native codec when this runtime has one, else `undefined` (browsers). */
-export const nativeCodecIfAvailable: Codec | undefined = await loadNativeCodec();
+export const nativeCodecIfAvailable: Codec | undefined = hasNativeBuiltins ? nativeCodec : undefined;
 
 /** The codec both sides should use: per operation the faster backend on this runtime. */
 export const defaultCodec: Codec = combineCodecs(wasmCodec, nativeCodecIfAvailable, NATIVE_OPERATIONS);

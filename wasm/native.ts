@@ -1,7 +1,12 @@
 /**
  * The `Codec` contract backed by runtime built-ins: `node:zlib` (zlib and zstd) and
- * `node:crypto` (P-256 ECDH, HKDF-SHA256, AES-256-GCM). Available in Bun, Deno and Node;
- * not in browsers (they use the WASM backend). Passes the same vectors as `wasmCodec`.
+ * `node:crypto` (P-256 ECDH, HKDF-SHA256, AES-256-GCM). Available in Bun, Deno and Node
+ * (`hasNativeBuiltins`); not in browsers, which use the WASM backend. Passes the same vectors
+ * as `wasmCodec`.
+ *
+ * The built-ins are fetched with `process.getBuiltinModule`, not static imports, so this module
+ * can sit in a browser bundle (it is then simply unavailable) and is embedded in
+ * `bun build --compile` executables like any other module.
  *
  * @example
  * ```ts
@@ -11,9 +16,36 @@
  * ```
  * @module
  */
-import { createCipheriv, createDecipheriv, createECDH, hkdfSync, randomBytes } from "node:crypto";
-import * as zlib from "node:zlib";
 import { type Codec, CodecError, type EcdhKeyPair, type SessionKey } from "./api.ts";
+
+type ZlibModule = typeof import("node:zlib");
+type CryptoModule = typeof import("node:crypto");
+type BuiltinLoader = { getBuiltinModule?: (id: string) => unknown };
+
+function builtin<T>(id: string): T | undefined {
+  const proc = (globalThis as { process?: BuiltinLoader }).process;
+  try {
+    return proc?.getBuiltinModule?.(id) as T | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const zlibModule = builtin<ZlibModule>("node:zlib");
+const cryptoModule = builtin<CryptoModule>("node:crypto");
+
+/** True where `node:zlib` and `node:crypto` exist (Bun, Deno, Node), so `nativeCodec` works. */
+export const hasNativeBuiltins: boolean = zlibModule !== undefined && cryptoModule !== undefined;
+
+function zlib(): ZlibModule {
+  if (!zlibModule) throw new CodecError("BAD_FRAME", "node:zlib is not available in this runtime");
+  return zlibModule;
+}
+
+function crypto(): CryptoModule {
+  if (!cryptoModule) throw new CodecError("BAD_KEY", "node:crypto is not available in this runtime");
+  return cryptoModule;
+}
 
 /** HKDF info string of the WSE key exchange (PROTOCOL.md §6). */
 export const HKDF_INFO = "wse-encryption/aes-gcm-key";
@@ -26,10 +58,37 @@ type ZstdApi = {
   zstdDecompressSync(data: Uint8Array, options?: object): Uint8Array;
   constants: Record<string, number>;
 };
-const zstdApi = zlib as unknown as ZstdApi;
+const zstdApi = (): ZstdApi => zlib() as unknown as ZstdApi;
 
 function view(buffer: Uint8Array): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+function clampLevel(level: number, min: number, max: number): number {
+  return Number.isFinite(level) ? Math.min(max, Math.max(min, Math.trunc(level))) : min;
+}
+
+const ZSTD_MAGIC = 0xfd2fb528;
+
+/**
+ * The content size a zstd frame header declares, `undefined` when it declares none, and
+ * `-1` when the data is not a complete zstd frame header at all.
+ */
+export function zstdDeclaredSize(data: Uint8Array): number | undefined {
+  if (data.length < 5) return -1;
+  const magic = (data[0]! | (data[1]! << 8) | (data[2]! << 16) | (data[3]! << 24)) >>> 0;
+  if (magic !== ZSTD_MAGIC) return -1;
+  const descriptor = data[4]!;
+  const fcsFlag = descriptor >> 6;
+  const singleSegment = (descriptor >> 5) & 1;
+  const dictBytes = [0, 1, 2, 4][descriptor & 3]!;
+  const fcsBytes = [singleSegment ? 1 : 0, 2, 4, 8][fcsFlag]!;
+  if (fcsBytes === 0) return undefined;
+  const start = 5 + (singleSegment ? 0 : 1) + dictBytes;
+  if (data.length < start + fcsBytes) return -1;
+  let size = 0;
+  for (let i = fcsBytes - 1; i >= 0; i--) size = size * 256 + data[start + i]!;
+  return fcsBytes === 2 ? size + 256 : size;
 }
 
 function decompressError(error: unknown, what: string, maxSize: number): CodecError {
@@ -44,8 +103,8 @@ class NativeSessionKey implements SessionKey {
     this.#key = key;
   }
   encrypt(plaintext: Uint8Array): Uint8Array {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv("aes-256-gcm", this.#key, iv);
+    const iv = crypto().randomBytes(IV_BYTES);
+    const cipher = crypto().createCipheriv("aes-256-gcm", this.#key, iv);
     const head = cipher.update(plaintext);
     const tail = cipher.final();
     const out = new Uint8Array(IV_BYTES + head.length + tail.length + TAG_BYTES);
@@ -58,7 +117,7 @@ class NativeSessionKey implements SessionKey {
   decrypt(body: Uint8Array): Uint8Array {
     if (body.length < IV_BYTES + TAG_BYTES) throw new CodecError("DECRYPT_FAILED", "encrypted body is too short");
     try {
-      const decipher = createDecipheriv("aes-256-gcm", this.#key, body.subarray(0, IV_BYTES));
+      const decipher = crypto().createDecipheriv("aes-256-gcm", this.#key, body.subarray(0, IV_BYTES));
       decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
       const head = decipher.update(body.subarray(IV_BYTES, body.length - TAG_BYTES));
       const tail = decipher.final();
@@ -79,7 +138,7 @@ function importRawKey(raw: Uint8Array): SessionKey {
 }
 
 function generateKeyPair(): EcdhKeyPair {
-  const ecdh = createECDH("prime256v1");
+  const ecdh = crypto().createECDH("prime256v1");
   const publicKey = view(ecdh.generateKeys());
   return {
     publicKey,
@@ -93,7 +152,7 @@ function generateKeyPair(): EcdhKeyPair {
       } catch {
         throw new CodecError("BAD_KEY", "peer public key is not a valid P-256 point");
       }
-      return new NativeSessionKey(new Uint8Array(hkdfSync("sha256", secret, NO_SALT, HKDF_INFO, 32)));
+      return new NativeSessionKey(new Uint8Array(crypto().hkdfSync("sha256", secret, NO_SALT, HKDF_INFO, 32)));
     },
   };
 }
@@ -102,24 +161,38 @@ function generateKeyPair(): EcdhKeyPair {
 export const nativeCodec: Codec = {
   backend: "native",
   zlibCompress(data, level = 6) {
-    return view(zlib.deflateSync(data, { level }));
+    return view(zlib().deflateSync(data, { level: clampLevel(level, 0, 9) }));
   },
   zlibDecompress(data, maxSize) {
+    let result: { buffer: Uint8Array; engine: { bytesWritten: number } };
     try {
-      return view(zlib.inflateSync(data, { maxOutputLength: Math.max(1, maxSize) }));
+      result = zlib().inflateSync(data, { maxOutputLength: Math.max(1, maxSize), info: true }) as unknown as typeof result;
     } catch (error) {
       throw decompressError(error, "zlib", maxSize);
     }
+    if (result.engine.bytesWritten !== data.length) {
+      throw new CodecError("DECOMPRESS_FAILED", "zlib data has trailing bytes after the stream");
+    }
+    return view(result.buffer);
   },
   zstdCompress(data, level = 3) {
-    return view(zstdApi.zstdCompressSync(data, { params: { [zstdApi.constants.ZSTD_c_compressionLevel]: level } }));
+    const api = zstdApi();
+    return view(api.zstdCompressSync(data, { params: { [api.constants.ZSTD_c_compressionLevel]: clampLevel(level, 1, 22) } }));
   },
   zstdDecompress(data, maxSize) {
+    const declared = zstdDeclaredSize(data);
+    let out: Uint8Array;
     try {
-      return view(zstdApi.zstdDecompressSync(data, { maxOutputLength: Math.max(1, maxSize) }));
+      out = view(zstdApi().zstdDecompressSync(data, { maxOutputLength: Math.max(1, maxSize) }));
     } catch (error) {
       throw decompressError(error, "zstd", maxSize);
     }
+    // node:zlib's zstd returns what it has for a truncated frame instead of failing; a frame
+    // whose header declares its size is checked against it, an undeclared one must yield bytes.
+    if (declared === undefined ? out.length === 0 && data.length > 0 : declared !== out.length) {
+      throw new CodecError("DECOMPRESS_FAILED", "zstd data is corrupt or truncated");
+    }
+    return out;
   },
   generateKeyPair,
   importKey: importRawKey,
