@@ -340,10 +340,11 @@ function secretSlot(secret: string | Uint8Array, kid: string | undefined, label:
     throw new AuthConfigError(`JWT ${label} is ${bytes.byteLength} bytes; at least ${MIN_SECRET_BYTES} are required`);
   }
   const keys = new Map<JwtAlgorithm, Promise<CryptoKey | Uint8Array>>();
+  const material = new Uint8Array(bytes); // a private copy backed by a plain ArrayBuffer
   for (const algorithm of allowed) {
     const hash = HMAC_HASHES[algorithm]!;
     // Falls back to the raw bytes (jose imports them per verify) if WebCrypto refuses the key.
-    const key = crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash }, false, ["verify"]).catch(() => bytes);
+    const key = crypto.subtle.importKey("raw", material, { name: "HMAC", hash }, false, ["verify"]).catch(() => bytes);
     keys.set(algorithm, key as Promise<CryptoKey | Uint8Array>);
   }
   return { kid, resolve: (algorithm) => keys.get(algorithm) ?? Promise.resolve(bytes) };
