@@ -2,6 +2,7 @@
 
 Targets (module-scoped, started once per test module, always torn down):
 - `ours`      our standalone server, `bun server/main.ts` (JWT + API key from the environment)
+- `ours_deno` the same server on Deno, `deno run -A server/deno.ts`
 - `embedded`  our embedding API, `bun test/interop/embedded_host.ts` (records hook calls)
 - `upstream`  the upstream wse-server 2.5.1 through `upstream_server.py` (a baseline: a test that
               passes there and fails on ours shows a compatibility bug on our side)
@@ -20,12 +21,14 @@ from support import OurServer, ScriptHost, embedded_host, ours_available, upstre
 
 
 def _start(kind: str, **settings: Any):
-    if kind in ("ours", "embedded"):
+    if kind in ("ours", "ours_deno", "embedded"):
         reason = ours_available()
         if reason:
             pytest.skip(f"our server not available: {reason}")
     if kind == "ours":
         return OurServer(**settings)
+    if kind == "ours_deno":
+        return OurServer(runtime="deno", **settings)
     if kind == "embedded":
         return embedded_host(**settings)
     flags: list[str] = []
@@ -35,6 +38,13 @@ def _start(kind: str, **settings: Any):
 @pytest.fixture(scope="module")
 def ours():
     server = _start("ours")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def ours_deno():
+    server = _start("ours_deno")
     yield server
     server.stop()
 
@@ -53,9 +63,10 @@ def upstream():
     host.stop()
 
 
-@pytest.fixture(scope="module", params=["ours", "upstream"])
+@pytest.fixture(scope="module", params=["ours", "ours_deno", "upstream"])
 def publisher(request):
-    """A server with `publish(topic, type, payload)` (our CLI server, and the upstream baseline)."""
+    """A server with `publish(topic, type, payload)`: our CLI server on Bun and on Deno, and the
+    upstream baseline."""
     return request.getfixturevalue(request.param)
 
 

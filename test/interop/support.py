@@ -161,10 +161,23 @@ class Process:
                 self.proc.wait(timeout=5)
 
 
-class OurServer:
-    """Our standalone server (`bun server/main.ts`), configured by environment variables."""
+def deno_path() -> str:
+    """The project's pinned deno (node_modules/.bin first, then PATH)."""
+    local = BIN / "deno"
+    if local.exists():
+        return str(local)
+    found = shutil.which("deno")
+    if not found:
+        raise RuntimeError("deno not found: run npm ci")
+    return found
 
-    def __init__(self, **settings: Any) -> None:
+
+class OurServer:
+    """Our standalone server, configured by environment variables: `bun server/main.ts`, or
+    `deno run -A server/deno.ts` with `runtime="deno"`."""
+
+    def __init__(self, runtime: str = "bun", **settings: Any) -> None:
+        self.runtime = runtime
         self.port = free_port()
         self.secret = settings.pop("jwt_secret", None) or random_secret()
         self.api_key = "interop-" + secrets.token_hex(16)
@@ -183,7 +196,11 @@ class OurServer:
         self._launch()
 
     def _launch(self) -> None:
-        self.process = Process([bun_path(), str(REPO / "server" / "main.ts")], env=self._env, name="our server")
+        if self.runtime == "deno":
+            cmd = [deno_path(), "run", "-A", str(REPO / "server" / "deno.ts")]
+        else:
+            cmd = [bun_path(), str(REPO / "server" / "main.ts")]
+        self.process = Process(cmd, env=self._env, name=f"our server ({self.runtime})")
         wait_until(self._healthy, 20, f"our server /health on :{self.port}")
 
     def restart(self) -> None:
@@ -299,7 +316,7 @@ def upstream_host(*flags: str) -> ScriptHost:
 
 def ours_available() -> str | None:
     """None when our server can be started, else the reason it cannot (a file not landed yet)."""
-    for rel in ("server/main.ts", "server/mod.ts"):
+    for rel in ("server/main.ts", "server/mod.ts", "server/deno.ts"):
         if not (REPO / rel).exists():
             return f"{rel} does not exist yet"
     return None
