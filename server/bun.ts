@@ -13,10 +13,11 @@
  * ```
  * @module
  */
-import type { Server, ServerWebSocket, WebSocketHandler } from "bun";
+import type { Server, WebSocketHandler } from "bun";
 import type { PresenceMember, StreamTop } from "./broker/types.ts";
 import { Engine, type EngineDeps } from "./engine/engine.ts";
-import type { HostSocket, UpgradeData } from "./engine/host.ts";
+import type { UpgradeData } from "./engine/host.ts";
+import type { Session } from "./engine/session.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { ResolvedOptions } from "./options.ts";
 import type {
@@ -32,34 +33,9 @@ import type {
   WseServer,
 } from "./types.ts";
 
-type WsData = UpgradeData & { socket?: HostSocket };
+/** Until the socket opens: what the upgrade found out; from then on: the session (the upgrade data is released). */
+type WsData = UpgradeData | Session;
 type BunServer = Server<WsData>;
-
-/** A Bun `ServerWebSocket` seen through the engine's `HostSocket` (methods on the prototype: no per-connection closures). */
-class BunSocket implements HostSocket {
-  readonly #ws: ServerWebSocket<WsData>;
-  constructor(ws: ServerWebSocket<WsData>) {
-    this.#ws = ws;
-  }
-  send(frame: string | Uint8Array): number {
-    return this.#ws.send(frame);
-  }
-  close(code: number, reason: string): void {
-    this.#ws.close(code, reason);
-  }
-  subscribe(channel: string): void {
-    this.#ws.subscribe(channel);
-  }
-  unsubscribe(channel: string): void {
-    this.#ws.unsubscribe(channel);
-  }
-  bufferedAmount(): number {
-    return this.#ws.getBufferedAmount();
-  }
-  terminate(): void {
-    this.#ws.terminate();
-  }
-}
 
 /** The path of an absolute request URL, without building a `URL` object (hot on every upgrade). */
 export function pathOf(url: string): string {
@@ -95,9 +71,9 @@ export class BunWseServer implements WseServer {
     const engine = this.engine;
     this.websocket = {
       open(ws) {
-        const socket = new BunSocket(ws);
-        ws.data.socket = socket;
-        engine.open(socket, ws.data);
+        // Bun's ServerWebSocket is the engine's HostSocket as it is; ws.data then holds the session only.
+        const session = engine.open(ws, ws.data as UpgradeData);
+        if (session) ws.data = session;
       },
       message(ws, message) {
         engine.message(ws.data, message as string | Uint8Array);

@@ -176,7 +176,7 @@ export class DenoSocket implements HostSocket, ChannelMember {
   }
 
   /** Bytes queued and not yet written. */
-  bufferedAmount(): number {
+  getBufferedAmount(): number {
     return this.#ws.bufferedAmount;
   }
 

@@ -37,7 +37,7 @@ class FakeSocket implements HostSocket {
   unsubscribe(channel: string): void {
     this.channels.delete(channel);
   }
-  bufferedAmount(): number {
+  getBufferedAmount(): number {
     return this.buffered;
   }
   terminate(): void {

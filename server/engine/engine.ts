@@ -263,18 +263,23 @@ export class Engine {
     return session;
   }
 
-  /** An inbound frame for a session. */
-  message(data: UpgradeData, frame: string | Uint8Array): void {
-    const session = data.session as Session | undefined;
+  /** An inbound frame: for the session `open` returned, or the upgrade data it was opened with. */
+  message(target: UpgradeData | Session, frame: string | Uint8Array): void {
+    const session = target instanceof Session ? target : (target.session as Session | undefined);
     if (session) session.receive(frame);
   }
 
-  /** The host saw the socket close. */
-  socketClosed(data: UpgradeData, code: number, reason: string): void {
+  /** The host saw the socket close (called once per socket, with the session or the upgrade data). */
+  socketClosed(target: UpgradeData | Session, code: number, reason: string): void {
     this.#openSockets = Math.max(0, this.#openSockets - 1);
-    const session = data.session as Session | undefined;
+    let session: Session | undefined;
+    if (target instanceof Session) {
+      session = target;
+    } else {
+      session = target.session as Session | undefined;
+      target.session = undefined;
+    }
     if (!session) return;
-    data.session = undefined;
     if (!session.closed) {
       session.closed = true;
       this.sessionClosed(session, code, reason);
@@ -306,9 +311,9 @@ export class Engine {
   checkBackpressure(session: Session): void {
     const o = this.options;
     if (!o.closeOnBackpressureLimit || session.closed) return;
-    if (session.socket.bufferedAmount() <= o.backpressureLimit) return;
+    if (session.socket.getBufferedAmount() <= o.backpressureLimit) return;
     this.counters.slowConsumerCloses++;
-    this.logger.info("slow consumer closed", { connection_id: session.connectionId, buffered: session.socket.bufferedAmount() });
+    this.logger.info("slow consumer closed", { connection_id: session.connectionId, buffered: session.socket.getBufferedAmount() });
     const socket = session.socket;
     session.close(CloseCode.SLOW_CONSUMER, "slow consumer");
     // A consumer that stopped reading never completes the close handshake: cut it after a while.
@@ -417,6 +422,7 @@ export class Engine {
         continue;
       }
       this.checkBackpressure(session);
+      session.compact(now);
     }
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-/** One WebSocket as the engine sees it. */
+/** One WebSocket as the engine sees it (Bun's `ServerWebSocket` fits as it is: no wrapper per connection). */
 export interface HostSocket {
   /**
    * Sends a text (string) or binary frame. Returns the bytes queued, 0 when the frame was
@@ -20,7 +20,7 @@ export interface HostSocket {
   /** Leaves a fan-out channel. */
   unsubscribe(channel: string): void;
   /** Bytes queued and not yet written. */
-  bufferedAmount(): number;
+  getBufferedAmount(): number;
   /** Drops the connection without a close handshake (for consumers that stopped reading). */
   terminate(): void;
 }
@@ -45,6 +45,6 @@ export interface UpgradeData {
   initialTopics: string[];
   /** Remote address, when known. */
   remoteAddress?: string;
-  /** Engine-owned per-connection state (set by `Engine.open`). */
+  /** Engine-owned per-connection state (set by `Engine.open`; hosts may instead keep the returned session). */
   session?: unknown;
 }

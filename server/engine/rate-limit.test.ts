@@ -149,4 +149,30 @@ describe("InboundRateLimiter", () => {
     expect(limiter.check().action).toBe("reject");
     expect(limiter.check().action).toBe("reject");
   });
+
+  test("atRest only once a fresh limiter would decide the same (bucket full, windows passed)", () => {
+    const c = clock();
+    const limiter = new InboundRateLimiter({ capacity: 4, refillPerSecond: 2, abuseThreshold: 3, abuseWindowMs: 10_000, now: c.now });
+    expect(limiter.atRest()).toBe(false); // the rate window has just started
+    for (let i = 0; i < 4; i++) limiter.check();
+    expect(limiter.check().action).toBe("reject");
+    c.advance(2_000); // bucket full again, but the rejection is inside the abuse window
+    expect(limiter.remaining).toBe(4);
+    expect(limiter.atRest()).toBe(false);
+    c.advance(8_001);
+    expect(limiter.atRest()).toBe(true);
+  });
+
+  test("rejections still add up to a close with the abuse tracker made on first use", () => {
+    const c = clock();
+    const limiter = new InboundRateLimiter({ capacity: 1, refillPerSecond: 0.001, abuseThreshold: 3, now: c.now });
+    expect(limiter.check().action).toBe("allow");
+    expect(limiter.check().action).toBe("reject");
+    expect(limiter.check().action).toBe("reject");
+    expect(limiter.check().action).toBe("close");
+  });
+
+  test("rejects bad abuse settings at construction", () => {
+    expect(() => new InboundRateLimiter({ capacity: 1, refillPerSecond: 1, abuseThreshold: 0 })).toThrow(RangeError);
+  });
 });

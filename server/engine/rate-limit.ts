@@ -194,7 +194,10 @@ export interface InboundRateLimiterOptions {
 /** One connection's inbound limiter: bucket + warning throttle + abuse counter. */
 export class InboundRateLimiter {
   readonly #bucket: TokenBucket;
-  readonly #abuse: AbuseTracker;
+  /** Created on the first rejected message (most connections never have one). */
+  #abuse: AbuseTracker | null = null;
+  readonly #abuseThreshold: number;
+  readonly #abuseWindowMs: number | undefined;
   readonly #now: Clock;
   readonly #warnIntervalMs: number;
   #lastWarning = -Infinity;
@@ -206,7 +209,10 @@ export class InboundRateLimiter {
   constructor(options: InboundRateLimiterOptions) {
     this.#now = options.now ?? Date.now;
     this.#bucket = new TokenBucket(options.capacity, options.refillPerSecond, this.#now, options.warnBelow ?? 0.2);
-    this.#abuse = new AbuseTracker({ threshold: options.abuseThreshold, windowMs: options.abuseWindowMs, now: this.#now });
+    // Validate the abuse settings now, as the tracker itself is made on first use.
+    new AbuseTracker({ threshold: options.abuseThreshold, windowMs: options.abuseWindowMs });
+    this.#abuseThreshold = options.abuseThreshold;
+    this.#abuseWindowMs = options.abuseWindowMs;
     this.#warnIntervalMs = options.warnIntervalMs ?? 1000;
     this.#rateWindowStart = this.#now();
   }
@@ -217,6 +223,7 @@ export class InboundRateLimiter {
     this.#countRate(now);
     const taken = this.#bucket.take(now);
     if (!taken.allowed) {
+      this.#abuse ??= new AbuseTracker({ threshold: this.#abuseThreshold, windowMs: this.#abuseWindowMs, now: this.#now });
       if (this.#abuse.record(now)) return { action: "close", code: 4429, reason: "rate limit abuse" };
       return { action: "reject", retryAfterSeconds: Math.max(1, Math.ceil(taken.retryAfterMs / 1000)) };
     }
@@ -234,6 +241,20 @@ export class InboundRateLimiter {
       };
     }
     return { action: "allow" };
+  }
+
+  /**
+   * True when a fresh limiter would decide every future message exactly as this one: the bucket
+   * is full, no rejection is within the abuse window, the rate window and the warning interval
+   * have passed. The owner may then drop this limiter and make a new one on the next message.
+   */
+  atRest(now: number = this.#now()): boolean {
+    return (
+      this.#bucket.msUntilFull(now) === 0 &&
+      (this.#abuse === null || this.#abuse.count(now) === 0) &&
+      now - this.#rateWindowStart >= 2000 &&
+      now - this.#lastWarning >= this.#warnIntervalMs
+    );
   }
 
   /** Whole tokens left. */

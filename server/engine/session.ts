@@ -251,6 +251,16 @@ export class Session implements HubMember, ConnectionInfo {
     this.#dispatch(env);
   }
 
+  /**
+   * Drops per-connection state that an idle connection no longer needs (the sweep calls this):
+   * the rate limiter once it is at rest (a new one is made on the next message), the abuse
+   * tracker once its window has passed.
+   */
+  compact(now: number): void {
+    if (this.#limiter?.atRest(now)) this.#limiter = null;
+    if (this.#garbage && this.#garbage.count(now) === 0) this.#garbage = null;
+  }
+
   /** Rate limit; false when the message must be dropped. */
   #admit(): boolean {
     if (!this.#limiter) {
