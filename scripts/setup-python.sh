@@ -33,7 +33,12 @@ pick_python() {
   return 1
 }
 
-py=$(pick_python) || { echo "setup-python: no Python >= 3.12 found (wse-server needs it); set WSE_PYTHON" >&2; exit 1; }
+if ! py=$(pick_python); then
+  # Without an interpreter the interop suites cannot run; say so loudly but do not fail the
+  # other suites: pytest then shows as "not present" and the Bun interop tests print SKIP lines.
+  echo "setup-python: WARNING: no Python >= 3.12 found (the wse-server wheel needs it); the upstream interop suites are SKIPPED. Set WSE_PYTHON or install python3.12." >&2
+  exit 0
+fi
 echo "setup-python: using $py ($("$py" --version 2>&1))"
 if [ -d "$venv" ] && ! "$venv/bin/python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)' 2>/dev/null; then
   rm -rf "$venv"
