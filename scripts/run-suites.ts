@@ -125,7 +125,8 @@ for (const suite of suites) {
   };
   await Promise.all([pump(proc.stdout, process.stdout), pump(proc.stderr, process.stderr)]);
   const code = await proc.exited;
-  const counts = suite.parse(out) ?? { passed: 0, failed: 0, skipped: 0 };
+  const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
+  const counts = suite.parse(plain) ?? { passed: 0, failed: 0, skipped: 0 };
   if (code !== 0 && counts.failed === 0) counts.failed = 1;
   const secs = ((performance.now() - started) / 1000).toFixed(1);
   report.push(`${suite.name}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped (exit ${code}, ${secs}s)`);

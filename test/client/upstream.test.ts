@@ -10,7 +10,8 @@ import { connect, type WSEEvent } from "../../client/mod.ts";
 import { API_KEY, mintToken, ROOT, SECRET, streamProblems, waitFor } from "./support.ts";
 
 const PYTHON = join(ROOT, ".venv/bin/python");
-const HAVE_UPSTREAM = existsSync(PYTHON) && existsSync(join(ROOT, ".venv/lib/python3.12/site-packages/wse_server"));
+const HAVE_UPSTREAM =
+  existsSync(PYTHON) && Bun.spawnSync([PYTHON, "-c", "import wse_server"], { stdout: "ignore", stderr: "ignore" }).exitCode === 0;
 if (!HAVE_UPSTREAM) console.warn("upstream.test.ts: .venv with wse-server missing (run scripts/setup-python.sh); these tests are skipped");
 
 let proc: ReturnType<typeof Bun.spawn> | undefined;
