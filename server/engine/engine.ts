@@ -33,6 +33,7 @@ import { extractToken } from "./token.ts";
 import { topicProblem } from "./topics.ts";
 
 const NO_TOPICS: string[] = [];
+const NO_PUBLISH_OPTIONS = Object.freeze({});
 const NO_CLAIMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 /** Most topics listed in `metrics().topics`. */
@@ -451,7 +452,7 @@ export class Engine {
     if (options.priority !== undefined) data.priority = options.priority;
     if (options.correlationId !== undefined) data.correlationId = options.correlationId;
     this.#payloadJson.set(data, payloadJson);
-    const publishOptions = options.id ? { idempotencyTtlMs: this.options.idempotencyTtlMs } : {};
+    const publishOptions = options.id ? { idempotencyTtlMs: this.options.idempotencyTtlMs } : NO_PUBLISH_OPTIONS;
     const publication =
       this.broker instanceof MemoryBroker
         ? this.broker.publishSync(topic, data, publishOptions)

@@ -49,13 +49,11 @@ export class Outbound {
     this.#ctx = ctx;
     this.#envelope = envelope;
     if (payloadJson !== undefined) {
-      let json = "{";
-      for (const key in envelope) {
-        if (key === "p") continue;
-        const value = envelope[key];
-        json += `${json.length > 1 ? "," : ""}"${key}":${typeof value === "number" ? value : JSON.stringify(value)}`;
-      }
-      this.#json = `${json},"p":${payloadJson}}`;
+      // One native stringify of the stamp and header (p is last), then the payload text spliced in.
+      const head: Record<string, unknown> = {};
+      for (const key in envelope) if (key !== "p") head[key] = envelope[key];
+      const json = JSON.stringify(head);
+      this.#json = json.length > 2 ? `${json.slice(0, -1)},"p":${payloadJson}}` : `{"p":${payloadJson}}`;
     }
   }
 
