@@ -78,3 +78,29 @@ async def test_restart_on_redis_recovers_everything_on_the_same_epoch(two_nodes,
     assert live.payload == {"i": 5}
     assert {e.epoch for e in before + recovered + [live]} == {before[0].epoch}
     assert await quiet(client, lambda e: e.topic == t, 0.5) == []
+
+
+async def test_failover_to_another_node_recovers_everything(two_nodes, client_factory):
+    # The Python client's own endpoint pool: when its node dies, it reconnects to the other one,
+    # which serves the same streams from Redis, so the recovery has the same epoch and no gap.
+    node_a, node_b = two_nodes
+    client = await connected(client_factory, node_a, "failover-1", endpoints=[node_a.ws_url, node_b.ws_url])
+    t = topic("failover")
+    await subscribed(client, [t], node_b)
+    await asyncio.to_thread(node_b.publish, t, "ev", {"i": 0})
+    [first] = await on_topic(client, t, 1)
+    home = client._connection._active_endpoint
+    home_node, other_node = (node_a, node_b) if home == node_a.ws_url else (node_b, node_a)
+
+    home_node.process.proc.kill()  # SIGKILL: no close frame, no drain
+    home_node.process.proc.wait(timeout=5)
+    try:
+        missed = [await asyncio.to_thread(other_node.publish, t, "ev", {"i": i}) for i in range(1, 4)]
+        await async_wait_until(lambda: client._connection._active_endpoint == other_node.ws_url and client.is_fully_ready,
+                               25, "failover to the other node")
+        got = await on_topic(client, t, 3, 20)
+        assert [e.payload["i"] for e in got] == [1, 2, 3]
+        assert [e.offset for e in got] == [m["offset"] for m in missed]
+        assert {e.epoch for e in got} == {first.epoch}
+    finally:
+        await asyncio.to_thread(home_node._launch)
