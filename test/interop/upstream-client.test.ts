@@ -236,6 +236,34 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
     expect(snap.payload).toEqual({ topic: t, data: { price: 7 } });
   }, T);
 
+  it("a drain (close 4300) makes the client reconnect; when a server is back it goes on", async () => {
+    const { client, events } = await open("ts-drain");
+    const t = topic("drain");
+    await client.subscribe([t]);
+    const before = await host.publish(t, "ev", { i: 0 });
+    await events.onTopic(t, 1);
+    const states: string[] = [];
+    client.onStateChange((state) => states.push(state));
+    let replyCount = 0;
+    client.on("subscription_update", () => replyCount++); // internal type: not seen by onAny
+    const replies = () => replyCount;
+    const repliesBefore = replies();
+    await host.call("POST", "/test/drain", { code: 4300, reason: "moving", timeout: 1 });
+    await waitUntil(async () => states.includes("reconnecting"), "the client to start reconnecting");
+    expect(client.state).not.toBe("closed");
+    // A new upstream process on the same port and secret: a fresh memory history, a new epoch.
+    const port = Number(new URL(host.wsUrl).port);
+    await host.stop();
+    host = await startUpstream([], { secret: host.secret, port });
+    await waitUntil(async () => client.isReady, "the client to be ready again", 20_000);
+    // The automatic resubscribe was answered by the new process.
+    await waitUntil(async () => replies() > repliesBefore, "the resubscribe reply");
+    const after = await host.publish(t, "ev", { i: 1 });
+    expect(after.epoch).not.toBe(before.epoch);
+    const got = await events.onTopic(t, 2, 15_000);
+    expect(got[1]!.payload).toEqual({ i: 1 });
+  }, 60_000);
+
   it("send, sendWithRetry and sendBatch reach the application in order", async () => {
     const { client } = await open("ts-send");
     expect(await client.send("one", { i: 1 }, { correlationId: "c1" })).toBe(true);

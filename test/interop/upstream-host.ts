@@ -53,12 +53,21 @@ async function pump(stream: ReadableStream<Uint8Array>, onText: (text: string) =
   }
 }
 
+/** Settings of `startUpstream` that a restart keeps. */
+export interface UpstreamStartOptions {
+  /** HS256 secret (default: random). */
+  secret?: string;
+  /** WebSocket port (default: a free one). */
+  port?: number;
+}
+
 /** Starts the upstream host with extra `upstream_server.py` flags. */
-export async function startUpstream(flags: string[] = []): Promise<UpstreamHost> {
-  const secret = Buffer.from(crypto.getRandomValues(new Uint8Array(36))).toString("base64url");
+export async function startUpstream(flags: string[] = [], options: UpstreamStartOptions = {}): Promise<UpstreamHost> {
+  const secret = options.secret ?? Buffer.from(crypto.getRandomValues(new Uint8Array(36))).toString("base64url");
   const apiKey = `interop-${crypto.randomUUID()}`;
+  const portFlag = options.port ? [`--port=${options.port}`] : [];
   const proc = Bun.spawn(
-    [PYTHON, `${REPO}test/interop/upstream_server.py`, `--jwt-secret=${secret}`, `--api-key=${apiKey}`, "--exit-on-stdin-eof", ...flags],
+    [PYTHON, `${REPO}test/interop/upstream_server.py`, `--jwt-secret=${secret}`, `--api-key=${apiKey}`, "--exit-on-stdin-eof", ...portFlag, ...flags],
     { cwd: REPO, stdin: "pipe", stdout: "pipe", stderr: "pipe" },
   );
   let output = "";
