@@ -60,7 +60,8 @@ export function startupSummary(
     broker: brokerKind,
     recovery: o.recovery ?? true,
     presence: o.presence ?? true,
-    client_publish: o.clientPublish ?? false,
+    // Demo mode opens client publish on the demo's topics unless it was configured.
+    client_publish: config.demo && o.clientPublish === undefined ? "demo.* topics" : (o.clientPublish ?? false),
     demo: config.demo,
     config_file: config.configPath ?? null,
   };

@@ -119,7 +119,7 @@ export class DenoWseServer implements WseServer {
    * Starts `Deno.serve` on the configured host and port. `intercept` (optional) sees each request
    * first; when it returns a response, that is the answer (the CLI serves its demo page this way).
    */
-  listen(intercept?: (request: Request) => Response | undefined): Promise<ListenInfo> {
+  listen(intercept?: (request: Request) => Response | Promise<Response> | undefined): Promise<ListenInfo> {
     if (this.#info) return Promise.resolve(this.#info);
     return new Promise((resolve, reject) => {
       try {

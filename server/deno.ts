@@ -9,7 +9,7 @@ import { openBroker, startupSummary } from "./cli.ts";
 import { ConfigError, helpText, loadConfig, type CliConfig } from "./config.ts";
 import { createDenoServer, type DenoWseServer } from "./deno-server.ts";
 import { deno } from "./deno-runtime.ts";
-import { findDemoDir, serveDemo } from "./demo.ts";
+import { createDemoHandler, createDemoTokenIssuer, demoServerOptions, findDemoDir, startDemoTicker } from "./demo.ts";
 import { createLogger } from "./log.ts";
 import { DEFAULTS } from "./options.ts";
 import type { Logger } from "./types.ts";
@@ -42,19 +42,21 @@ export async function main(argv: string[], env: Record<string, string | undefine
     logger.warn("demo page not found; --demo ignored", { looked_for: `${config.demoDir ?? "client/demo"}/index.html` });
   }
 
+  const options = demoDir ? demoServerOptions(config.options) : config.options;
+
   let server: DenoWseServer;
   let brokerKind: string;
   try {
     const opened = await openBroker(config, logger);
     brokerKind = opened.kind;
-    server = createDenoServer({ ...config.options, broker: opened.broker, logger });
+    server = createDenoServer({ ...options, broker: opened.broker, logger });
   } catch (error) {
     logger.error("cannot start", { error: error instanceof Error ? error.message : String(error) });
     return 1;
   }
   let listen;
   try {
-    listen = await server.listen(demoDir ? (request) => serveDemo(request, demoDir) : undefined);
+    listen = await server.listen(demoDir ? createDemoHandler(demoDir, createDemoTokenIssuer(options.jwt)) : undefined);
   } catch (error) {
     logger.error("cannot listen", { error: error instanceof Error ? error.message : String(error) });
     await server.stop().catch(() => {});
@@ -62,11 +64,12 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
   const summary = startupSummary({ ...config, demo: demoDir !== undefined }, listen, brokerKind, `deno ${deno.version.deno}`);
   logger.info("wse server started", summary);
+  const ticker = demoDir ? startDemoTicker(server, logger) : undefined;
   if (demoDir) logger.info("demo page", { url: `${summary.http}/demo/` });
-  return await waitForShutdown(server, logger, config);
+  return await waitForShutdown(server, logger, config, () => ticker?.stop());
 }
 
-function waitForShutdown(server: DenoWseServer, logger: Logger, config: CliConfig): Promise<number> {
+function waitForShutdown(server: DenoWseServer, logger: Logger, config: CliConfig, beforeStop: () => void): Promise<number> {
   return new Promise((done) => {
     let stopping = false;
     const onSignal = (signal: "SIGTERM" | "SIGINT") => {
@@ -77,6 +80,7 @@ function waitForShutdown(server: DenoWseServer, logger: Logger, config: CliConfi
       }
       stopping = true;
       logger.info("shutting down", { signal, connections: server.stats().connections });
+      beforeStop();
       const bound = (config.options.drain?.timeoutMs ?? DEFAULTS.drain.timeoutMs) + 5000;
       const timer = setTimeout(() => {
         logger.error("shutdown took too long, exiting", { bound_ms: bound });

@@ -12,7 +12,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError, helpText, loadConfig, type CliConfig } from "./config.ts";
 import { openBroker, startupSummary } from "./cli.ts";
-import { findDemoDir, serveDemo } from "./demo.ts";
+import { createDemoHandler, createDemoTokenIssuer, demoServerOptions, findDemoDir, startDemoTicker } from "./demo.ts";
 import { createLogger } from "./log.ts";
 import { DEFAULTS } from "./options.ts";
 import { createServer } from "./mod.ts";
@@ -40,38 +40,40 @@ export async function main(argv: string[], env: Record<string, string | undefine
   }
 
   const logger = createLogger({ level: config.logLevel, base: { service: "wse" } });
+  const demoDir = config.demo ? findDemoDir(config.demoDir, import.meta.dir, process.cwd()) : undefined;
+  if (config.demo && !demoDir) {
+    logger.warn("demo page not found; --demo ignored", { looked_for: `${config.demoDir ?? "client/demo"}/index.html` });
+  }
+  const options = demoDir ? demoServerOptions(config.options) : config.options;
+
   let server: WseServer;
   let brokerKind: string;
   try {
     const opened = await openBroker(config, logger);
     brokerKind = opened.kind;
-    server = createServer({ ...config.options, broker: opened.broker, logger });
+    server = createServer({ ...options, broker: opened.broker, logger });
   } catch (error) {
     logger.error("cannot start", { error: error instanceof Error ? error.message : String(error) });
     return 1;
   }
 
-  const demoDir = config.demo ? findDemoDir(config.demoDir, import.meta.dir, process.cwd()) : undefined;
-  if (config.demo && !demoDir) {
-    logger.warn("demo page not found; --demo ignored", { looked_for: `${config.demoDir ?? "client/demo"}/index.html` });
-  }
-
   let listen;
   try {
-    listen = demoDir ? serveWithDemo(server, demoDir) : await server.listen();
+    listen = demoDir ? serveWithDemo(server, createDemoHandler(demoDir, createDemoTokenIssuer(options.jwt))) : await server.listen();
   } catch (error) {
     logger.error("cannot listen", { error: error instanceof Error ? error.message : String(error) });
     await server.stop().catch(() => {});
     return 1;
   }
-  logger.info("wse server started", startupSummary(config, listen, brokerKind, `bun ${Bun.version}`));
+  logger.info("wse server started", startupSummary({ ...config, demo: demoDir !== undefined }, listen, brokerKind, `bun ${Bun.version}`));
+  const ticker = demoDir ? startDemoTicker(server, logger) : undefined;
   if (demoDir) logger.info("demo page", { url: `http://${hostForUrl(listen.hostname)}:${listen.port}/demo/` });
 
-  return await waitForShutdown(server, logger, config);
+  return await waitForShutdown(server, logger, config, () => ticker?.stop());
 }
 
-/** Resolves once SIGTERM/SIGINT stopped the server; a second signal forces exit code 1. */
-function waitForShutdown(server: WseServer, logger: Logger, config: CliConfig): Promise<number> {
+/** Resolves once SIGTERM/SIGINT stopped the server (after `beforeStop`); a second signal forces exit code 1. */
+function waitForShutdown(server: WseServer, logger: Logger, config: CliConfig, beforeStop: () => void): Promise<number> {
   return new Promise((done) => {
     let stopping = false;
     const onSignal = (signal: string) => {
@@ -82,6 +84,7 @@ function waitForShutdown(server: WseServer, logger: Logger, config: CliConfig): 
       }
       stopping = true;
       logger.info("shutting down", { signal, connections: server.stats().connections });
+      beforeStop();
       const bound = (config.options.drain?.timeoutMs ?? DEFAULTS.drain.timeoutMs) + 5000;
       const timer = setTimeout(() => {
         logger.error("shutdown took too long, exiting", { bound_ms: bound });
@@ -105,14 +108,17 @@ function waitForShutdown(server: WseServer, logger: Logger, config: CliConfig): 
   });
 }
 
-/** Serves the demo page under `/demo/` beside the server's own routes in one `Bun.serve`. */
-function serveWithDemo(server: WseServer, demoDir: string): { url: string; hostname: string; port: number } {
+/** Serves the demo routes under `/demo/` beside the server's own routes in one `Bun.serve`. */
+function serveWithDemo(
+  server: WseServer,
+  demo: (request: Request) => Response | Promise<Response> | undefined,
+): { url: string; hostname: string; port: number } {
   const options = server.options;
   const bun = Bun.serve({
     hostname: options.host,
     port: options.port,
     fetch(request, srv) {
-      return serveDemo(request, demoDir) ?? (server.fetch(request, srv) as Response | Promise<Response>);
+      return demo(request) ?? (server.fetch(request, srv) as Response | Promise<Response>);
     },
     websocket: server.websocket as Parameters<typeof Bun.serve>[0] extends { websocket?: infer W } ? W : never,
   });
