@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { BunWseServer, pathOf } from "./bun.ts";
-import { silentLogger } from "./engine/logger.ts";
+import { silentLogger } from "./log.ts";
 import { createServer } from "./mod.ts";
 import { resolveOptions } from "./options.ts";
 import { startTestServer, TestClient } from "./test-support.ts";
@@ -193,4 +193,23 @@ test("pathOf matches URL.pathname for request URLs", () => {
   for (const url of ["http://h:1/wse", "http://h:1/wse?token=a/b", "http://h/", "http://h", "http://h/a/b#x?y", "ws://[::1]:5007/wse?x=1"]) {
     expect(pathOf(url)).toBe(new URL(url).pathname);
   }
+});
+
+test("HTTP API failures are logged through the server's logger on Bun", async () => {
+  const lines: Array<{ level: string; message: string; fields?: Record<string, unknown> }> = [];
+  const record = (level: string) => (message: string, fields?: Record<string, unknown>) => void lines.push({ level, message, fields });
+  const logger = { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error") };
+  const s = createServer({ host: "127.0.0.1", port: 0, apiKey: "bun-log-test-key", logger });
+  cleanup.push(() => s.stop());
+  const { port } = await s.listen();
+  await s.engine.broker.close(); // the broker now refuses every publish
+  const res = await fetch(`http://127.0.0.1:${port}/api/publish`, {
+    method: "POST",
+    headers: { authorization: "Bearer bun-log-test-key", "content-type": "application/json" },
+    body: JSON.stringify({ topic: "t", type: "x", payload: {} }),
+  });
+  expect(res.status).toBe(503);
+  const logged = lines.find((l) => l.message === "http api unavailable");
+  expect(logged?.level).toBe("warn");
+  expect(String((logged?.fields?.error as Error | undefined)?.message)).toContain("broker is closed");
 });

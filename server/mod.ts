@@ -36,7 +36,7 @@ export { MemoryBroker, type MemoryBrokerOptions } from "./broker/memory.ts";
 export { Engine, type EngineDeps } from "./engine/engine.ts";
 export type { HostFanOut, HostSocket, UpgradeData } from "./engine/host.ts";
 export { CloseCode } from "./engine/codes.ts";
-export { createJsonLogger, silentLogger } from "./engine/logger.ts";
+export { createLogger, isLogLevel, LOG_LEVELS, silentLogger, type LoggerOptions, type LogLevel } from "./log.ts";
 export { DEFAULTS, resolveOptions } from "./options.ts";
 export type { DrainOptions, HistoryOptions, RateLimitOptions, ResolvedOptions, ServerOptions } from "./options.ts";
 export type * from "./types.ts";

@@ -58,7 +58,7 @@ export interface ServerOptions {
   path?: string;
   /** JWT verification (`AuthConfig` of server/engine/auth.ts); absent = development mode (user id derived from the connection id). */
   jwt?: AuthConfig;
-  /** Bearer key for the `/api/*` HTTP routes; absent = those routes answer 401. */
+  /** Bearer key for the `/api/*` HTTP routes (a wrong or missing key → 401); absent = the API is disabled and answers 403. */
   apiKey?: string;
   /** Cookie read for the token first (default "access_token"). */
   cookieName?: string;

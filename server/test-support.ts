@@ -10,7 +10,7 @@ import { decodeFrame, encodeFrame } from "../wasm/frame.ts";
 import { type Envelope, parseEnvelope } from "../wasm/envelope.ts";
 import { nativeCodec } from "../wasm/native.ts";
 import { BunWseServer } from "./bun.ts";
-import { silentLogger } from "./engine/logger.ts";
+import { silentLogger } from "./log.ts";
 import { resolveOptions, type ServerOptions } from "./options.ts";
 
 /** One received frame. */

@@ -12,7 +12,7 @@ import type { HistoryResult } from "../broker/types.ts";
 import { resolveOptions, type ServerOptions } from "../options.ts";
 import { Engine, sendableCloseCode } from "./engine.ts";
 import type { HostSocket, UpgradeData } from "./host.ts";
-import { silentLogger } from "./logger.ts";
+import { silentLogger } from "../log.ts";
 
 class FakeSocket implements HostSocket {
   frames: Array<string | Uint8Array> = [];

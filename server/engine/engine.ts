@@ -10,6 +10,7 @@ import type { Codec } from "../../wasm/api.ts";
 import { nativeCodec } from "../../wasm/native.ts";
 import { MemoryBroker } from "../broker/memory.ts";
 import type { Broker, BrokerEvent, PresenceMember, PublicationData, StreamTop } from "../broker/types.ts";
+import { createLogger } from "../log.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type {
   DisconnectOptions,
@@ -26,7 +27,6 @@ import { type Authenticator, createAuthenticator, isAuthConfigured } from "./aut
 import { CloseCode } from "./codes.ts";
 import type { HostFanOut, HostSocket, UpgradeData } from "./host.ts";
 import { broadcastChannel, Hub } from "./hub.ts";
-import { createJsonLogger } from "./logger.ts";
 import { type EncodeContext, isoNow, messageEnvelope, Outbound, OutboundCache, publicationEnvelope, VARIANTS } from "./outbound.ts";
 import { Session } from "./session.ts";
 import { extractToken } from "./token.ts";
@@ -137,7 +137,7 @@ export class Engine {
   /** Creates the engine; starts its timers. */
   constructor(options: ResolvedOptions, deps: EngineDeps = {}) {
     this.options = options;
-    this.logger = options.logger ?? createJsonLogger("info");
+    this.logger = options.logger ?? createLogger();
     this.codec = options.codec ?? nativeCodec;
     this.encodeContext = { codec: this.codec, compressionThreshold: options.compressionThreshold };
     this.outbound = new OutboundCache(this.encodeContext);
