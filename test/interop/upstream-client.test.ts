@@ -264,6 +264,30 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
     expect(got[1]!.payload).toEqual({ i: 1 });
   }, 60_000);
 
+  it("with no PONG for its encrypted pings, the server's own pings keep the client's idle check fed", async () => {
+    const fast = await startUpstream(["--ping-interval=1", "--idle-timeout=5"]);
+    try {
+      const client = await connect(fast.wsUrl, {
+        token: await fast.token("ts-idle"),
+        encryption: true,
+        heartbeatInterval: 500,
+        idleTimeout: 2500,
+        reconnect: { baseDelay: 200, maxDelay: 1000, jitter: false },
+        offlineQueue: false,
+      });
+      clients.push(client);
+      let reconnects = 0;
+      client.onStateChange((state) => {
+        if (state === "reconnecting") reconnects++;
+      });
+      await Bun.sleep(6000); // > client idle timeout twice over, > server idle timeout
+      expect(reconnects).toBe(0);
+      expect(client.isReady).toBe(true);
+    } finally {
+      await fast.stop();
+    }
+  }, T);
+
   it("send, sendWithRetry and sendBatch reach the application in order", async () => {
     const { client } = await open("ts-send");
     expect(await client.send("one", { i: 1 }, { correlationId: "c1" })).toBe(true);

@@ -86,6 +86,9 @@ class Observer:
                 self.connection_id = ready["p"]["details"]["connection_id"]
                 self._ready.set()
                 for frame in ws:
+                    if isinstance(frame, str) and frame.startswith('{"c":"WSE","t":"ping"'):
+                        ws.send('{"c":"WSE","t":"PONG","p":{},"v":1}')  # stay clear of the idle close
+                        continue
                     if not isinstance(frame, str) or not frame.startswith('{"tp":'):
                         continue
                     msg = json.loads(frame)
