@@ -143,3 +143,14 @@ async def test_direct_send_to_one_connection(app_host, client_factory):
     await asyncio.to_thread(app_host.send_direct, "direct-1", "private", {"secret": 42})
     event = await of_type(client, "private", 5)
     assert event.payload == {"secret": 42}
+
+
+async def test_large_publication_compressed_or_not_is_decoded(publisher, client_factory):
+    # Above 1 KiB ours sends C: (zlib); upstream sends text. The client must read both.
+    client = await connected(client_factory, publisher, "large-1")
+    t = topic("large")
+    await subscribed(client, [t], publisher)
+    blob = "0123456789" * 1000
+    await asyncio.to_thread(publisher.publish, t, "big", {"blob": blob, "n": 1})
+    [event] = await on_topic(client, t, 1)
+    assert event.payload == {"blob": blob, "n": 1}
