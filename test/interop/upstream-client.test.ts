@@ -213,7 +213,7 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
     expect((await events.wait((e) => e.type === "packed", "packed")).payload).toEqual({ k: "v" });
   }, T);
 
-  it("sees presence joins and leaves of other users", async () => {
+  it("sees presence joins, updates and leaves of other users", async () => {
     const t = topic("room");
     const { client: alice, events } = await open("ts-alice", { presence: { status: "here" } });
     await alice.subscribe([t], { presence: { status: "here" } });
@@ -221,6 +221,9 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
     await bob.subscribe([t], { presence: { status: "busy" } });
     const joined = await events.wait((e) => e.type === "presence_join" && e.payload.user_id === "ts-bob", "bob's join");
     expect(joined.payload.data).toEqual({ status: "busy" });
+    expect(await bob.updatePresence({ status: "away" })).toBe(true);
+    const updated = await events.wait((e) => e.type === "presence_update" && e.payload.user_id === "ts-bob", "bob's update");
+    expect(updated.payload.data).toEqual({ status: "away" });
     await bob.close();
     await events.wait((e) => e.type === "presence_leave" && e.payload.user_id === "ts-bob", "bob's leave");
   }, T);
