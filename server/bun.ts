@@ -14,24 +14,13 @@
  * @module
  */
 import type { Server, WebSocketHandler } from "bun";
-import type { PresenceMember, StreamTop } from "./broker/types.ts";
-import { Engine, type EngineDeps } from "./engine/engine.ts";
+import type { EngineDeps } from "./engine/engine.ts";
+import { EngineServer } from "./engine-server.ts";
 import type { UpgradeData } from "./engine/host.ts";
 import type { Session } from "./engine/session.ts";
 import { createHttpApp } from "./http/app.ts";
 import type { ResolvedOptions } from "./options.ts";
-import type {
-  DisconnectOptions,
-  DrainCallOptions,
-  HistoryAnswer,
-  HistoryQuery,
-  ListenInfo,
-  PresenceSummary,
-  ServerMetrics,
-  ServerPublishOptions,
-  ServerStats,
-  WseServer,
-} from "./types.ts";
+import type { ListenInfo, WseServer } from "./types.ts";
 
 /** Until the socket opens: what the upgrade found out; from then on: the session (the upgrade data is released). */
 type WsData = UpgradeData | Session;
@@ -51,11 +40,7 @@ export function pathOf(url: string): string {
 }
 
 /** A WSE server on `Bun.serve`. */
-export class BunWseServer implements WseServer {
-  /** The resolved options. */
-  readonly options: ResolvedOptions;
-  /** The engine (runtime-free core). */
-  readonly engine: Engine;
+export class BunWseServer extends EngineServer implements WseServer {
   /** Bun `websocket` handler set (for embedding in an existing `Bun.serve`). */
   readonly websocket: WebSocketHandler<WsData>;
   #server: BunServer | null = null;
@@ -65,8 +50,7 @@ export class BunWseServer implements WseServer {
 
   /** Creates the server (not listening yet). */
   constructor(options: ResolvedOptions, deps: EngineDeps = {}) {
-    this.options = options;
-    this.engine = new Engine(options, deps);
+    super(options, deps);
     this.#http = createHttpApp(this, options, { logger: this.engine.logger });
     const engine = this.engine;
     this.websocket = {
@@ -144,80 +128,10 @@ export class BunWseServer implements WseServer {
     return { hostname, port, url: `ws://${host}:${port}${this.options.path}` };
   }
 
-  /** False while the broker is unreachable or the server drains. */
-  get healthy(): boolean {
-    return this.engine.healthy;
-  }
-
-  /** True once `drain()` began. */
-  get draining(): boolean {
-    return this.engine.draining;
-  }
-
-  /** Publishes to a topic. */
-  publish(topic: string, type: string, payload: unknown, options?: ServerPublishOptions): Promise<StreamTop> {
-    return this.engine.publish(topic, type, payload, options);
-  }
-
-  /** Sends to one local connection. */
-  send(connectionId: string, type: string, payload: unknown): boolean {
-    return this.engine.send(connectionId, type, payload);
-  }
-
-  /** Sends to every connection. */
-  broadcast(type: string, payload: unknown): Promise<void> {
-    return this.engine.broadcast(type, payload);
-  }
-
-  /** Server-side subscribe. */
-  subscribe(connectionId: string, topics: string[]): Promise<string[]> {
-    return this.engine.subscribe(connectionId, topics);
-  }
-
-  /** Server-side unsubscribe. */
-  unsubscribe(connectionId: string, topics?: string[]): Promise<void> {
-    return this.engine.unsubscribe(connectionId, topics);
-  }
-
-  /** Closes connections of a user or one connection. */
-  disconnect(options: DisconnectOptions): Promise<number> {
-    return this.engine.disconnect(options);
-  }
-
-  /** Presence of a topic grouped by user. */
-  presence(topic: string): Promise<PresenceSummary> {
-    return this.engine.presenceSummary(topic);
-  }
-
-  /** Raw presence members. */
-  presenceMembers(topic: string): Promise<PresenceMember[]> {
-    return this.engine.presenceMembers(topic);
-  }
-
-  /** Retained history. */
-  history(topic: string, query?: HistoryQuery): Promise<HistoryAnswer> {
-    return this.engine.history(topic, query);
-  }
-
-  /** Summary numbers. */
-  stats(): ServerStats {
-    return this.engine.stats();
-  }
-
-  /** Counters for `/metrics`. */
-  metrics(): ServerMetrics {
-    return this.engine.metrics();
-  }
-
-  /** Drains: refuses new upgrades (503), closes connections in jittered batches. */
-  drain(options?: DrainCallOptions): Promise<void> {
-    return this.engine.drain(options);
-  }
-
   /** Drains open connections, stops listening (when standalone) and releases the engine. */
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
-      if (this.engine.sessions.size > 0 || this.engine.openSockets > 0) await this.engine.drain();
+      await this.drainIfOpen();
       if (this.#ownsServer && this.#server) this.#server.stop(true);
       await this.engine.close();
     })();

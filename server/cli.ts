@@ -1,13 +1,15 @@
 /**
  * Runtime-free pieces of the standalone server shared by the Bun CLI (`server/main.ts`) and the
  * Deno host (`server/deno.ts`): opening the configured broker (memory, or Redis through a
- * dynamic import of `server/broker/redis.ts`) and the one-line startup summary.
+ * dynamic import of `server/broker/redis.ts`), the one-line startup summary and the graceful
+ * shutdown on SIGTERM/SIGINT.
  *
  * @module
  */
 import type { Broker } from "./broker/types.ts";
 import type { CliConfig } from "./config.ts";
-import type { Logger } from "./types.ts";
+import { DEFAULTS } from "./options.ts";
+import type { Logger, WseServer } from "./types.ts";
 
 /** The broker the CLI chose, with a name for the startup line. */
 export interface OpenedBroker {
@@ -65,6 +67,55 @@ export function startupSummary(
     demo: config.demo,
     config_file: config.configPath ?? null,
   };
+}
+
+/** The shutdown signals. */
+export type ShutdownSignal = "SIGTERM" | "SIGINT";
+
+/**
+ * Resolves with an exit code once SIGTERM/SIGINT stopped the server: `beforeStop` runs, the
+ * server drains and stops (0), bounded by the drain timeout + 5 s (1); a second signal → 1 at
+ * once. `listen` registers a signal handler with the runtime (`process.on`, `Deno.addSignalListener`).
+ */
+export function waitForShutdown(
+  server: Pick<WseServer, "stop" | "stats">,
+  logger: Logger,
+  config: CliConfig,
+  listen: (signal: ShutdownSignal, handler: () => void) => void,
+  beforeStop: () => void = () => {},
+): Promise<number> {
+  return new Promise((done) => {
+    let stopping = false;
+    const onSignal = (signal: ShutdownSignal) => {
+      if (stopping) {
+        logger.warn("second signal, exiting now", { signal });
+        done(1);
+        return;
+      }
+      stopping = true;
+      logger.info("shutting down", { signal, connections: server.stats().connections });
+      beforeStop();
+      const bound = (config.options.drain?.timeoutMs ?? DEFAULTS.drain.timeoutMs) + 5000;
+      const timer = setTimeout(() => {
+        logger.error("shutdown took too long, exiting", { bound_ms: bound });
+        done(1);
+      }, bound);
+      server
+        .stop()
+        .then(() => {
+          clearTimeout(timer);
+          logger.info("stopped");
+          done(0);
+        })
+        .catch((error) => {
+          clearTimeout(timer);
+          logger.error("error while stopping", { error });
+          done(1);
+        });
+    };
+    listen("SIGTERM", () => onSignal("SIGTERM"));
+    listen("SIGINT", () => onSignal("SIGINT"));
+  });
 }
 
 /** Hides the password of a URL for logs. */

@@ -5,14 +5,13 @@
  *
  * @module
  */
-import { openBroker, startupSummary } from "./cli.ts";
+import { openBroker, startupSummary, waitForShutdown } from "./cli.ts";
 import { ConfigError, helpText, loadConfig, type CliConfig } from "./config.ts";
 import { createDenoServer, type DenoWseServer } from "./deno-server.ts";
 import { deno } from "./deno-runtime.ts";
 import { createDemoHandler, createDemoTokenIssuer, demoServerOptions, findDemoDir, startDemoTicker } from "./demo.ts";
 import { createLogger } from "./log.ts";
 import { DEFAULTS } from "./options.ts";
-import type { Logger } from "./types.ts";
 
 export { createDenoServer, DenoWseServer } from "./deno-server.ts";
 
@@ -66,43 +65,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
   logger.info("wse server started", summary);
   const ticker = demoDir ? startDemoTicker(server, logger) : undefined;
   if (demoDir) logger.info("demo page", { url: `${summary.http}/demo/` });
-  return await waitForShutdown(server, logger, config, () => ticker?.stop());
+  return await waitForShutdown(server, logger, config, (signal, handler) => deno.addSignalListener(signal, handler), () => ticker?.stop());
 }
 
-function waitForShutdown(server: DenoWseServer, logger: Logger, config: CliConfig, beforeStop: () => void): Promise<number> {
-  return new Promise((done) => {
-    let stopping = false;
-    const onSignal = (signal: "SIGTERM" | "SIGINT") => {
-      if (stopping) {
-        logger.warn("second signal, exiting now", { signal });
-        done(1);
-        return;
-      }
-      stopping = true;
-      logger.info("shutting down", { signal, connections: server.stats().connections });
-      beforeStop();
-      const bound = (config.options.drain?.timeoutMs ?? DEFAULTS.drain.timeoutMs) + 5000;
-      const timer = setTimeout(() => {
-        logger.error("shutdown took too long, exiting", { bound_ms: bound });
-        done(1);
-      }, bound);
-      server
-        .stop()
-        .then(() => {
-          clearTimeout(timer);
-          logger.info("stopped");
-          done(0);
-        })
-        .catch((error) => {
-          clearTimeout(timer);
-          logger.error("error while stopping", { error });
-          done(1);
-        });
-    };
-    deno.addSignalListener("SIGTERM", () => onSignal("SIGTERM"));
-    deno.addSignalListener("SIGINT", () => onSignal("SIGINT"));
-  });
-}
 
 if (import.meta.main) {
   const code = await main(deno.args, deno.env.toObject());

@@ -11,12 +11,12 @@
  */
 import { readFileSync } from "node:fs";
 import { ConfigError, helpText, loadConfig, type CliConfig } from "./config.ts";
-import { openBroker, startupSummary } from "./cli.ts";
+import { openBroker, startupSummary, waitForShutdown } from "./cli.ts";
 import { createDemoHandler, createDemoTokenIssuer, demoServerOptions, findDemoDir, startDemoTicker } from "./demo.ts";
 import { createLogger } from "./log.ts";
 import { DEFAULTS } from "./options.ts";
 import { createServer } from "./mod.ts";
-import type { Logger, WseServer } from "./types.ts";
+import type { WseServer } from "./types.ts";
 
 /** Runs the CLI; resolves with an exit code when the server stopped (or could not start). */
 export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
@@ -69,44 +69,9 @@ export async function main(argv: string[], env: Record<string, string | undefine
   const ticker = demoDir ? startDemoTicker(server, logger) : undefined;
   if (demoDir) logger.info("demo page", { url: `http://${hostForUrl(listen.hostname)}:${listen.port}/demo/` });
 
-  return await waitForShutdown(server, logger, config, () => ticker?.stop());
+  return await waitForShutdown(server, logger, config, (signal, handler) => process.on(signal, handler), () => ticker?.stop());
 }
 
-/** Resolves once SIGTERM/SIGINT stopped the server (after `beforeStop`); a second signal forces exit code 1. */
-function waitForShutdown(server: WseServer, logger: Logger, config: CliConfig, beforeStop: () => void): Promise<number> {
-  return new Promise((done) => {
-    let stopping = false;
-    const onSignal = (signal: string) => {
-      if (stopping) {
-        logger.warn("second signal, exiting now", { signal });
-        done(1);
-        return;
-      }
-      stopping = true;
-      logger.info("shutting down", { signal, connections: server.stats().connections });
-      beforeStop();
-      const bound = (config.options.drain?.timeoutMs ?? DEFAULTS.drain.timeoutMs) + 5000;
-      const timer = setTimeout(() => {
-        logger.error("shutdown took too long, exiting", { bound_ms: bound });
-        done(1);
-      }, bound);
-      server
-        .stop()
-        .then(() => {
-          clearTimeout(timer);
-          logger.info("stopped");
-          done(0);
-        })
-        .catch((error) => {
-          clearTimeout(timer);
-          logger.error("error while stopping", { error });
-          done(1);
-        });
-    };
-    process.on("SIGTERM", () => onSignal("SIGTERM"));
-    process.on("SIGINT", () => onSignal("SIGINT"));
-  });
-}
 
 /** Serves the demo routes under `/demo/` beside the server's own routes in one `Bun.serve`. */
 function serveWithDemo(

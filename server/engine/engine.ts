@@ -39,23 +39,8 @@ const NO_CLAIMS: Record<string, unknown> = Object.freeze({}) as Record<string, u
 /** Most topics listed in `metrics().topics`. */
 export const METRICS_TOPIC_LIMIT = 100;
 
-/** Mutable counters behind `metrics()`. */
-export interface Counters {
-  connectionsTotal: number;
-  messagesIn: number;
-  messagesOut: number;
-  bytesIn: number;
-  bytesOut: number;
-  publications: number;
-  authFailures: number;
-  rateLimited: number;
-  rateLimitCloses: number;
-  slowConsumerCloses: number;
-  recoveryHits: number;
-  recoveryMisses: number;
-  invalidMessages: number;
-  decryptionFailures: number;
-}
+/** Mutable counters behind `metrics()`: its counter fields (documented on `ServerMetrics`). */
+export type Counters = Omit<ServerMetrics, "connections" | "topics" | "topicCount" | "brokerHealthy" | "draining" | "uptimeSeconds">;
 
 /** Injectable pieces (tests, other hosts). */
 export interface EngineDeps {

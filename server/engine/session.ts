@@ -357,33 +357,29 @@ export class Session implements HubMember, ConnectionInfo {
   }
 
   #dispatch(env: Envelope): void {
+    if (!this.#control(env)) this.#enqueue(() => this.#handle(env, true));
+  }
+
+  /** Heartbeats and `client_hello`, answered at once (never queued behind slow handlers); false for anything else. */
+  #control(env: Envelope): boolean {
     switch (env.t) {
       case "ping":
         this.#pong(env);
-        return;
+        return true;
       case "PONG":
       case "pong":
-        return;
+        return true;
       case "client_hello":
         this.#hello(env);
-        return;
+        return true;
       default:
-        this.#enqueue(() => this.#handle(env, true));
+        return false;
     }
   }
 
   async #handle(env: Envelope, allowBatch: boolean): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.#control(env)) return;
     switch (env.t) {
-      case "ping":
-        this.#pong(env);
-        return;
-      case "PONG":
-      case "pong":
-        return;
-      case "client_hello":
-        this.#hello(env);
-        return;
       case "subscription_update":
       case "subscription":
         await handleSubscription(this, env);
