@@ -31,7 +31,9 @@ import {
   type JWTPayload,
   type JWTVerifyGetKey,
 } from "jose";
+import type { KeyObject } from "node:crypto";
 import { AclError, compileAcl, type TopicAcl } from "./acl.ts";
+import { importHmacKey, isPlainHmacHeader, verifyHmacJwt } from "./hmac-jwt.ts";
 import type { JwtAlgorithm, JwtConfig } from "../types.ts";
 
 export type { JwtAlgorithm } from "../types.ts";
@@ -150,6 +152,8 @@ export class AuthConfigError extends Error {
 interface KeySlot {
   kid: string | undefined;
   resolve: (algorithm: JwtAlgorithm) => Promise<CryptoKey | Uint8Array | JWTVerifyGetKey>;
+  /** HMAC slots: the secret imported once for the synchronous verifier (`hmac-jwt.ts`). */
+  hmac?: KeyObject;
 }
 
 /**
@@ -169,9 +173,9 @@ export function createAuthenticator(config: AuthConfig = {}): Authenticator {
   const hmacSlots: KeySlot[] = [];
   if (config.secret !== undefined) {
     if (hmacAllowed.length === 0) throw new AuthConfigError("a JWT secret is configured but no HS* algorithm is allowed");
-    hmacSlots.push(secretSlot(config.secret, config.kid, "secret", hmacAllowed));
+    hmacSlots.push(secretSlot(config.secret, config.kid, "secret"));
     if (config.previousSecret !== undefined) {
-      hmacSlots.push(secretSlot(config.previousSecret, config.previousKid, "previous secret", hmacAllowed));
+      hmacSlots.push(secretSlot(config.previousSecret, config.previousKid, "previous secret"));
     }
   } else if (hmacAllowed.length > 0) {
     throw new AuthConfigError(`algorithm ${hmacAllowed.join(",")} needs a JWT secret`);
@@ -213,7 +217,7 @@ export function createAuthenticator(config: AuthConfig = {}): Authenticator {
     if (token.length > maxBytes || utf8.encode(token).byteLength > maxBytes) {
       throw new AuthError("AUTH_FAILED", `token larger than ${maxBytes} bytes`);
     }
-    let header: { alg?: unknown; kid?: unknown };
+    let header: { alg?: unknown; kid?: unknown } & Record<string, unknown>;
     try {
       header = decodeProtectedHeader(token);
     } catch {
@@ -227,18 +231,20 @@ export function createAuthenticator(config: AuthConfig = {}): Authenticator {
     const kid = typeof header.kid === "string" ? header.kid : undefined;
     const candidates = selectSlots(slots, kid, requiredKids);
 
+    const options = {
+      algorithms: [alg],
+      issuer: config.issuer,
+      audience: config.audience,
+      clockTolerance: leeway,
+      requiredClaims: ["exp"],
+      currentDate: config.now ? new Date(config.now()) : undefined,
+    };
+    const plainHmac = isPlainHmacHeader(header);
     let lastError: unknown;
     for (const slot of candidates) {
       try {
+        if (slot.hmac && plainHmac) return toResult(verifyHmacJwt(token, alg, slot.hmac, options));
         const key = await slot.resolve(alg as JwtAlgorithm);
-        const options = {
-          algorithms: [alg],
-          issuer: config.issuer,
-          audience: config.audience,
-          clockTolerance: leeway,
-          requiredClaims: ["exp"],
-          currentDate: config.now ? new Date(config.now()) : undefined,
-        };
         const { payload } = typeof key === "function" ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options);
         return toResult(payload);
       } catch (error) {
@@ -327,27 +333,19 @@ function resolveAlgorithms(config: AuthConfig): JwtAlgorithm[] {
   return [...new Set(algorithms)];
 }
 
-const HMAC_HASHES: Partial<Record<JwtAlgorithm, string>> = { HS256: "SHA-256", HS384: "SHA-384", HS512: "SHA-512" };
-
 /**
- * An HMAC key slot. The secret is imported as a WebCrypto key once per allowed algorithm, here
- * at creation: jose re-imports raw bytes on every verify, which dominated the handshake cost.
+ * An HMAC key slot. The secret is imported once, here at creation, as a `KeyObject` for the
+ * synchronous verifier; jose's general path (tokens with `crit`/`b64` headers) gets the bytes.
  */
-function secretSlot(secret: string | Uint8Array, kid: string | undefined, label: string, allowed: JwtAlgorithm[]): KeySlot {
+function secretSlot(secret: string | Uint8Array, kid: string | undefined, label: string): KeySlot {
   const bytes = typeof secret === "string" ? utf8.encode(secret) : secret;
   if (!(bytes instanceof Uint8Array)) throw new AuthConfigError(`JWT ${label} must be a string or bytes`);
   if (bytes.byteLength < MIN_SECRET_BYTES) {
     throw new AuthConfigError(`JWT ${label} is ${bytes.byteLength} bytes; at least ${MIN_SECRET_BYTES} are required`);
   }
-  const keys = new Map<JwtAlgorithm, Promise<CryptoKey | Uint8Array>>();
-  const material = new Uint8Array(bytes); // a private copy backed by a plain ArrayBuffer
-  for (const algorithm of allowed) {
-    const hash = HMAC_HASHES[algorithm]!;
-    // Falls back to the raw bytes (jose imports them per verify) if WebCrypto refuses the key.
-    const key = crypto.subtle.importKey("raw", material, { name: "HMAC", hash }, false, ["verify"]).catch(() => bytes);
-    keys.set(algorithm, key as Promise<CryptoKey | Uint8Array>);
-  }
-  return { kid, resolve: (algorithm) => keys.get(algorithm) ?? Promise.resolve(bytes) };
+  const material = new Uint8Array(bytes); // a private copy: later changes to the caller's bytes do not matter
+  const raw = Promise.resolve(material);
+  return { kid, hmac: importHmacKey(material), resolve: () => raw };
 }
 
 /**
