@@ -25,6 +25,10 @@ describe("createDemoTokenIssuer", () => {
     const second = await verify(b);
     expect(first!.userId).toMatch(/^guest-[0-9a-f]{8}$/);
     expect(second!.userId).not.toBe(first!.userId);
+    // Guests reach the demo's topics only.
+    expect(first!.acl!.allows(DEMO_EVENTS_TOPIC)).toBe(true);
+    expect(first!.acl!.allows("demo.chat")).toBe(true);
+    expect(first!.acl!.allows("prices")).toBe(false);
     expect(decodeProtectedHeader(a)).toMatchObject({ alg: "HS256", kid: "k1" });
     const claims = decodeJwt(a);
     expect(claims.exp! - claims.iat!).toBe(DEMO_TOKEN_TTL_SECONDS);

@@ -103,7 +103,9 @@ export type DemoTokenIssuer = () => Promise<string>;
 
 /**
  * A guest token issuer for `/demo/token`: HS-signed with the configured secret, for a random
- * `guest-…` user, valid for `DEMO_TOKEN_TTL_SECONDS`, with the configured issuer, audience and
+ * `guest-…` user limited to the demo's topics (`wse_topics: {allow: ["demo.*"]}`: handing out
+ * tokens must not open the server's other topics), valid for `DEMO_TOKEN_TTL_SECONDS`, with the
+ * configured issuer, audience and
  * (when a list is required) key id so that the server's own checks accept it. `undefined` when
  * no secret is configured or no HS algorithm is allowed (public keys cannot sign).
  */
@@ -117,7 +119,7 @@ export function createDemoTokenIssuer(jwt: AuthConfig | undefined): DemoTokenIss
   const audience = Array.isArray(jwt.audience) ? jwt.audience[0] : jwt.audience;
   return () => {
     const guest = `guest-${crypto.randomUUID().slice(0, 8)}`;
-    let token = new SignJWT({ name: guest })
+    let token = new SignJWT({ name: guest, wse_topics: { allow: [`${DEMO_TOPIC_PREFIX}*`] } })
       .setProtectedHeader(kid ? { alg: algorithm, typ: "JWT", kid } : { alg: algorithm, typ: "JWT" })
       .setSubject(guest)
       .setIssuedAt()
