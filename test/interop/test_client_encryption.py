@@ -7,7 +7,7 @@ import asyncio
 import json
 import time
 
-from events import of_type, on_topic
+from events import on_topic
 from support import async_wait_until
 from test_client_topics import connected, subscribed, topic
 

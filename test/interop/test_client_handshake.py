@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
 from wse_client import ConnectionState
 
 from events import of_type

@@ -10,9 +10,9 @@ import time
 import pytest
 from wse_client import SyncWSEClient, WSETimeoutError
 
-from events import next_matching, of_type, on_topic
+from events import next_matching
 from support import OurServer, async_wait_until, ours_available, upstream_host, wait_until
-from test_client_topics import connected, subscribed, topic
+from test_client_topics import connected, topic
 
 
 async def join_with_presence(client, t: str, data: dict) -> None:
@@ -35,7 +35,7 @@ async def test_presence_join_update_and_leave(publisher, client_factory):
     joined = await next_matching(alice, about("bob", "presence_join"), 5, "bob's presence_join")
     assert joined.payload["data"] == {"status": "busy"}
     assert joined.category == "WSE"
-    if publisher is not None and isinstance(publisher, OurServer):
+    if isinstance(publisher, OurServer):
         assert joined.payload.get("topic") == t  # (fix) upstream omits the topic
 
     assert await bob.send("presence_update", {"data": {"status": "away"}})
