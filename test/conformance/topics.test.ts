@@ -105,6 +105,33 @@ describe("subscribe / unsubscribe replies", () => {
     expect(client.frames.filter(onTopic(topic)).length).toBe(1);
   });
 
+  testWith(target, ["jwt", "api"], "a subscribe sent while the ?topics= initial subscription is in flight still delivers (100 connections)", async () => {
+    const lost: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const client = await connectReady(pool, target, { query: { topics: `${uniqueTopic("init-a")},${uniqueTopic("init-b")}` } });
+      const topic = uniqueTopic(`later${i}`);
+      const reply = payloadOf(await client.subscribe([topic]));
+      expect(reply.success_topics).toEqual([topic]);
+      await target.publish(topic, "first", { i });
+      if (!(await client.waitFor(onTopic(topic), 3000).catch(() => null))) lost.push(topic);
+      await client.close();
+    }
+    expect(lost).toEqual([]);
+  }, 120_000);
+
+  testWith(target, ["jwt", "api"], "a publication made right after the subscribe reply is delivered (100 fresh topics)", async () => {
+    const client = await connectReady(pool, target);
+    const lost: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const topic = uniqueTopic(`fresh${i}`);
+      await client.subscribe([topic]);
+      await target.publish(topic, "first", { i });
+      const got = await client.waitFor(onTopic(topic), 3000).catch(() => null);
+      if (!got) lost.push(topic);
+    }
+    expect(lost).toEqual([]);
+  }, 60_000);
+
   testWith(target, ["jwt"], "unsubscribe replies and stops delivery", async () => {
     const client = await connectReady(pool, target);
     const topic = uniqueTopic("unsub");

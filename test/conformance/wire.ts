@@ -265,12 +265,25 @@ export class WireClient {
     return this.subscriptionRequest({ action: "unsubscribe", topics }, timeoutMs);
   }
 
-  private async subscriptionRequest(p: Record<string, unknown>, timeoutMs: number): Promise<Envelope> {
+  /**
+   * Sends a subscription request and waits for *its* reply: the `subscription_update` with the
+   * same action whose success and failed topics together are the requested ones (a server may
+   * send other replies meanwhile, e.g. for the `?topics=` initial subscription).
+   */
+  private async subscriptionRequest(p: { action: string; topics: string[] } & Record<string, unknown>, timeoutMs: number): Promise<Envelope> {
     const since = this.mark();
     const envelope = { c: "WSE", t: "subscription_update", p };
     if (this.key) await this.sendEncrypted(envelope);
     else this.send(envelope);
-    return this.waitForType("subscription_update", timeoutMs, since);
+    const wanted = [...new Set(p.topics)].sort().join("\u0000");
+    const isReply = (f: Frame) => {
+      const rp = f.envelope?.t === "subscription_update" ? (f.envelope.p as Record<string, unknown> | undefined) : undefined;
+      if (!rp || rp.action !== p.action) return false;
+      const got = [...((rp.success_topics as string[]) ?? []), ...((rp.failed_topics as string[]) ?? [])];
+      return [...new Set(got)].sort().join("\u0000") === wanted;
+    };
+    const frame = await this.waitFor(isReply, timeoutMs, since, `subscription_update reply for ${p.action} ${p.topics.length} topic(s)`);
+    return frame.envelope!;
   }
 
   /** Closes the socket (normal closure) and waits for the close to be seen. */
