@@ -185,7 +185,7 @@ async function main(): Promise<void> {
   const partial = only !== undefined || systems !== undefined;
   if (!tiny && !partial) {
     const heading = mode === "full" ? "Full suite" : "Quick suite (`npm run bench`)";
-    replaceBlock(`${ROOT}bench/README.md`, "results", `### ${heading}\n\n${md}`);
+    replaceBlock(`${ROOT}bench/README.md`, `results-${mode}`, `### ${heading}\n\n${md}`);
   }
   ctx.log(`\nwrote ${outDir}/${mode}.json, ${mode}.md and ${charts.length} charts in ${result.seconds.toFixed(0)} s`);
   killAll();
