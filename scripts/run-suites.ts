@@ -88,6 +88,18 @@ const suites: Suite[] = [
     parse: parseCargo,
   },
   { name: "bun", cmd: ["bun", "test"], parse: parseBun },
+  {
+    name: "conformance-deno",
+    cmd: ["bun", "test", "test/conformance/"],
+    env: { WSE_CONFORMANCE_HOST: "deno" },
+    parse: parseBun,
+  },
+  {
+    name: "conformance-redis",
+    cmd: ["bun", "test", "test/conformance/"],
+    env: { WSE_CONFORMANCE_BROKER: "redis" },
+    parse: parseBun,
+  },
   { name: "deno", cmd: denoTests.length ? ["deno", "test", "-A", ...denoTests] : null, parse: parseDeno },
   {
     name: "node",
