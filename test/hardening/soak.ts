@@ -10,9 +10,9 @@
  *
  * Verdict: no errors at all on the healthy connections (connect failures, unexpected closes,
  * error frames, gaps, duplicates, missed recoveries, failed publishes, failed `/health`), and
- * flat memory: after a warm-up (sampled, not judged), the mean RSS of the second half of the
- * measured window stays within 15 % (+8 MiB) of the first half's, and the growth over that second
- * half (a linear fit) is under 2 MiB/min in the long run, 10 MiB/min in the CI size.
+ * flat memory at the end: after a warm-up (sampled, not judged), the growth over the second half
+ * of the measured window (a linear fit) is under 2 MiB/min in the long run, 10 MiB/min in the
+ * CI size, and the last quarter's mean RSS is within 10 % (+4 MiB) of the third quarter's.
  *
  * Run it with `bun scripts/soak.ts` (10 minutes, 3,000 connections; see `--help`); the test
  * suite runs a 60-second version (`soak.test.ts`).
@@ -290,16 +290,21 @@ export async function runSoak(target: HardTarget, options: SoakOptions) {
   for (const c of conns) sweep(c);
   await Promise.all([...conns].map((c) => retire(c)));
 
-  // Memory verdict over the measured window: its second half against its first half, and a linear fit.
+  // Memory verdict on the end of the measured window: the heap may take minutes to settle (the
+  // 10-minute run rose for ~7 minutes, with the live JS heap flat at 11–15 MiB per the heap
+  // probe), a leak keeps growing. So: the growth over the second half (a linear fit) stays under
+  // the limit, and the last quarter's mean RSS is within 10 % (+4 MiB) of the third quarter's.
   const measured = samples.filter((x) => x.measured);
   const half = Math.max(1, Math.floor(measured.length / 2));
+  const quarter = Math.max(1, Math.floor(measured.length / 4));
   const mean = (xs: SoakSample[]) => xs.reduce((a, x) => a + x.rssMiB, 0) / Math.max(1, xs.length);
   const firstHalf = mean(measured.slice(0, half));
   const secondHalf = mean(measured.slice(half));
-  // The slope over the second half: a leak grows all along, a warming heap levels off.
+  const thirdQuarter = mean(measured.slice(measured.length - 2 * quarter, measured.length - quarter));
+  const lastQuarter = mean(measured.slice(measured.length - quarter));
   const late = measured.slice(half);
   const growthMiBPerMin = Math.round(slope(late.map((x) => x.atSec / 60), late.map((x) => x.rssMiB)) * 100) / 100;
-  const flat = secondHalf <= firstHalf * 1.15 + 8 && growthMiBPerMin < options.maxGrowthMiBPerMin;
+  const flat = lastQuarter <= thirdQuarter * 1.1 + 4 && growthMiBPerMin < options.maxGrowthMiBPerMin;
   const errorGrowth = samples.length > 1 ? samples[samples.length - 1]!.errors - samples[0]!.errors : 0;
   const pass = totalErrors(errors) === 0 && flat;
   return report("soak", pass, {
@@ -315,7 +320,14 @@ export async function runSoak(target: HardTarget, options: SoakOptions) {
     errors,
     problems,
     errorGrowth,
-    rss: { firstHalfMiB: Math.round(firstHalf * 10) / 10, secondHalfMiB: Math.round(secondHalf * 10) / 10, growthMiBPerMin, flat },
+    rss: {
+      firstHalfMiB: Math.round(firstHalf * 10) / 10,
+      secondHalfMiB: Math.round(secondHalf * 10) / 10,
+      thirdQuarterMiB: Math.round(thirdQuarter * 10) / 10,
+      lastQuarterMiB: Math.round(lastQuarter * 10) / 10,
+      growthMiBPerMin,
+      flat,
+    },
     samples,
   });
 }
