@@ -299,6 +299,7 @@ async function openOne(index: number): Promise<void> {
     state.resolve = resolve;
     state.reject = reject;
   });
+  handshake.catch(() => {});
   const conn = await connectRawWs(
     { host, port: spec.port, path: spec.path ?? "/wse", headers, timeoutMs: 15_000 },
     {
@@ -332,26 +333,35 @@ async function openOne(index: number): Promise<void> {
   liveConnections++;
 }
 
-async function openAll(): Promise<{ failures: number; firstError?: string; ms: number }> {
+async function openAll(): Promise<{ failures: number; retries: number; firstError?: string; ms: number }> {
   const started = nowMs();
   const first = spec.firstIndex ?? 0;
   let next = 0;
   let failures = 0;
+  let retries = 0;
   let firstError: string | undefined;
   const concurrency = Math.max(1, spec.concurrency ?? 200);
   const worker = async () => {
     while (next < spec.connections && !exiting) {
       const index = first + next++;
-      try {
-        await openOne(index);
-      } catch (error) {
-        failures++;
-        firstError ??= (error as Error).message;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await openOne(index);
+          break;
+        } catch (error) {
+          firstError ??= (error as Error).message;
+          if (attempt >= 4 || exiting) {
+            failures++;
+            break;
+          }
+          retries++;
+          await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+        }
       }
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, spec.connections) }, worker));
-  return { failures, firstError, ms: nowMs() - started };
+  return { failures, retries, firstError, ms: nowMs() - started };
 }
 
 function exit(code: number): never {
@@ -374,7 +384,7 @@ async function main(): Promise<void> {
     }, spec.progressMs ?? 1000);
   }
   const opened = await openAll();
-  out({ ev: "ready", live: liveConnections, failures: opened.failures, firstError: opened.firstError, connectMs: opened.ms });
+  out({ ev: "ready", live: liveConnections, failures: opened.failures, retries: opened.retries, firstError: opened.firstError, connectMs: opened.ms });
   let buffered = "";
   process.stdin.on("data", (chunk: Buffer) => {
     buffered += chunk.toString();

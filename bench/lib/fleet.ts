@@ -77,8 +77,10 @@ export class Fleet {
     readonly setupMs: number,
     /** Longest time any process spent opening its connections, ms (connection-rate basis). */
     readonly connectMs: number,
-    /** First setup error, if any. */
+    /** First setup error, if any (also when a retry then succeeded). */
     readonly firstError: string | undefined,
+    /** Connection attempts that failed and were retried (up to 3 retries per connection). */
+    readonly retries: number,
   ) {}
 
   /** Spawns the processes and waits until every connection is set up. */
@@ -114,6 +116,7 @@ export class Fleet {
     let failures = 0;
     let firstError: string | undefined;
     let connectMs = 0;
+    let retries = 0;
     try {
       const readies = await Promise.all(procs.map((p) => p.waitFor((e) => e.ev === "ready", options.readyTimeoutMs ?? 60_000)));
       for (const ready of readies) {
@@ -121,12 +124,13 @@ export class Fleet {
         failures += Number(ready.failures);
         firstError ??= ready.firstError as string | undefined;
         connectMs = Math.max(connectMs, Number(ready.connectMs));
+        retries += Number(ready.retries ?? 0);
       }
     } catch (error) {
       for (const p of procs) p.kill();
       throw error;
     }
-    return new Fleet(procs, live, failures, performance.now() - started, connectMs, firstError);
+    return new Fleet(procs, live, failures, performance.now() - started, connectMs, firstError, retries);
   }
 
   /**

@@ -216,7 +216,8 @@ export class JsonProcess {
  */
 export function withFdLimit(cmd: string[], limit: number | undefined): string[] {
   if (!limit) return cmd;
-  const script = `ulimit -n ${Math.ceil(limit)} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`;
+  const want = Math.ceil(limit);
+  const script = `if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt ${want} ]; then ulimit -n ${want} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; fi; exec "$@"`;
   return ["bash", "-c", script, "bash", ...cmd];
 }
 

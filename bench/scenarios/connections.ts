@@ -31,6 +31,8 @@ export interface MemoryPoint {
   bytesPerConnection: number;
   connectionsPerSec: number;
   setupMs: number;
+  /** Connection attempts the server dropped that the generator retried. */
+  retries?: number;
   heartbeat?: { pings: number; pongs: number; cpuMs: number; usPerPing: number; wallMs: number };
   /**
    * Server-initiated pings every second for a few seconds: server CPU per ping (incl. the PONG
@@ -103,6 +105,8 @@ async function measureAt(ctx: BenchContext, name: SystemName, connections: numbe
       fdLimit: Math.ceil(connections / processes) + 2000,
     });
     point.setupMs = fleet.connectMs;
+    point.retries = fleet.retries;
+    if (fleet.retries > 0) ctx.log(`    ${fleet.retries} connection attempts were refused and retried (first error: ${fleet.firstError})`);
     point.connectionsPerSec = (fleet.live / fleet.connectMs) * 1000;
     if (fleet.failures > 0) throw new Error(`${fleet.failures} of ${connections} connections failed: ${fleet.firstError}`);
     await Bun.sleep(ctx.tiny ? 500 : 1500);
@@ -178,7 +182,7 @@ export const scenario: Scenario = {
         rows.push([
           name,
           int(m.connections),
-          m.error ? `error: ${m.error}` : int(m.connectionsPerSec),
+          m.error ? `error: ${m.error}` : `${int(m.connectionsPerSec)}${m.retries ? ` (${m.retries} retried)` : ""}`,
           Number.isFinite(m.bytesPerConnection) ? `${(m.bytesPerConnection / 1024).toFixed(2)}` : "–",
           `${(m.rssAfterBytes / 2 ** 20).toFixed(1)}`,
           m.heartbeat ? m.heartbeat.usPerPing.toFixed(1) : "–",
