@@ -84,13 +84,21 @@ export async function runRedisOutage(redis: RedisTestServer, nodes: HardTarget[]
     redis.pause();
     // A hang is noticed when a command times out (the broker's 5 s): give each node one now.
     const probesDuringPause = nodes.map((n) => n.publish(topic, "during-pause", {}).then(() => "ok", () => "failed"));
-    await sleep(options.pauseMs);
-    const whilePaused = await Promise.all(nodes.map(healthStatus));
+    const pausedAt = Date.now();
+    const statusesWhilePaused: number[][] = nodes.map(() => []);
+    await sleep(5500);
+    while (Date.now() - pausedAt < options.pauseMs) {
+      const now = await Promise.all(nodes.map(healthStatus));
+      now.forEach((st, i) => statusesWhilePaused[i]!.push(st));
+      await sleep(250);
+    }
+    // Each node must have noticed the hang (the dedicated test checks it stays noticed).
+    const whilePaused = statusesWhilePaused.map((list) => (list.includes(503) ? 503 : (list[0] ?? 0)));
     const publishedWhilePaused = publisher.published - before;
     redis.resume();
     const t1 = performance.now();
     const recovered1 = await Promise.all(nodes.map((n) => pollHealthy(n, 20_000)));
-    phases.pause = { healthWhilePaused: whilePaused, publishedWhilePaused, publishesIssuedAtPause: await Promise.all(probesDuringPause), healthyAgainMs: Math.round(performance.now() - t1), healthyAgain: recovered1 };
+    phases.pause = { healthWhilePaused: whilePaused, healthSamplesWhilePaused: statusesWhilePaused.map((l) => summarize(l)), publishedWhilePaused, publishesIssuedAtPause: await Promise.all(probesDuringPause), healthyAgainMs: Math.round(performance.now() - t1), healthyAgain: recovered1 };
     await sleep(1500);
     // 2. Redis killed and restarted empty.
     await redis.kill();
@@ -149,6 +157,33 @@ export async function runRedisOutage(redis: RedisTestServer, nodes: HardTarget[]
     problems: sum.problems,
     healthProbes: health.map((h) => ({ n: h.n, failures: h.failures, statuses: h.statuses, max: h.max })),
   });
+}
+
+function summarize(list: number[]): string {
+  return list.map((st) => (st === 503 ? "x" : st === 200 ? "." : "?")).join("");
+}
+
+/**
+ * Freezes Redis for `pauseMs` and samples both nodes' `/health` every 250 ms from 0.5 s after
+ * the first command timeout (the broker's 5 s) to the end; returns the samples per node.
+ */
+export async function healthDuringHang(redis: RedisTestServer, nodes: HardTarget[], pauseMs: number): Promise<number[][]> {
+  redis.pause();
+  const started = Date.now();
+  const samples: number[][] = nodes.map(() => []);
+  try {
+    const timedOut = nodes.map((n) => n.publish(`hang.${crypto.randomUUID().slice(0, 6)}`, "probe", {}).catch(() => undefined));
+    await Promise.all(timedOut);
+    await sleep(500);
+    while (Date.now() - started < pauseMs) {
+      const now = await Promise.all(nodes.map(healthStatus));
+      now.forEach((st, i) => samples[i]!.push(st));
+      await sleep(250);
+    }
+  } finally {
+    redis.resume();
+  }
+  return samples;
 }
 
 async function pollHealthy(node: HardTarget, timeoutMs: number): Promise<boolean> {

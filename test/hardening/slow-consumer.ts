@@ -77,7 +77,7 @@ export async function runSlowConsumers(target: HardTarget, options: SlowConsumer
   const whole = await Promise.all(
     healthy.map((c) =>
       c
-        .waitFor((f) => f.envelope?.tp === topic && f.envelope.o === top, 30_000, 0, `offset ${top}`)
+        .waitFor((f) => f.envelope?.tp === topic && f.envelope.o === top, 120_000, 0, `offset ${top}`)
         .then(() => {
           const offsets = c.frames.filter(onTopic(topic)).map((f) => f.envelope!.o);
           return offsets.length === top + 1 && offsets.every((o, k) => o === k);
@@ -126,7 +126,7 @@ if (import.meta.main) {
   };
   const target = await startHardTarget({ ...SLOW_CONSUMER_SERVER });
   try {
-    const result = await runSlowConsumers(target, { stalled: arg("stalled", 50), healthy: arg("healthy", 200), publications: arg("publications", 2000) });
+    const result = await runSlowConsumers(target, { stalled: arg("stalled", 50), healthy: arg("healthy", 200), publications: arg("publications", 400) });
     process.exitCode = result.pass ? 0 : 1;
   } finally {
     await target.stop();
