@@ -94,7 +94,7 @@ describe("deeply nested payloads from the HTTP API", () => {
       const deadline = Date.now() + 5000;
       while (Date.now() < deadline && !Object.values(seen).every((list) => list.includes(`${after.offset}:after`))) await sleep(50);
       const expected = accepted ? ["0:before", "1:deep", "2:after"] : ["0:before", "1:after"];
-      expect({ accepted, ...seen }).toEqual({ accepted, json: expected, msgpack: expected });
+      expect({ accepted, ...seen } as Record<string, unknown>).toEqual({ accepted, json: expected, msgpack: expected });
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
@@ -132,7 +132,7 @@ describe("payloads near the 1 MiB limit", () => {
       const deadline = Date.now() + 5000;
       while (Date.now() < deadline && !Object.values(seen).every((list) => list.includes(`${after.offset}:after`))) await sleep(50);
       const expected = accepted ? ["0:before", "1:big", "2:after"] : ["0:before", "1:after"];
-      expect({ accepted, ...seen }).toEqual({ accepted, json: expected, msgpack: expected, "json+e2e": expected });
+      expect({ accepted, ...seen } as Record<string, unknown>).toEqual({ accepted, json: expected, msgpack: expected, "json+e2e": expected });
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
