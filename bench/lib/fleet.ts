@@ -24,6 +24,8 @@ export interface FleetOptions extends Omit<GeneratorSpec, "name" | "connections"
   connections: number;
   /** Generator processes (default 1; at most one per 1 connection). */
   processes?: number;
+  /** Index of the first connection (user ids are bench-<index>; default 0). */
+  indexBase?: number;
   /** Ports per process (process i connects to ports[i % length]); overrides `port`. */
   ports?: number[];
   /** Destination hosts (default 127.0.0.1). */
@@ -88,10 +90,10 @@ export class Fleet {
     const count = Math.max(1, Math.min(options.processes ?? 1, options.connections));
     const procs: JsonProcess[] = [];
     const started = performance.now();
-    let first = 0;
+    let first = options.indexBase ?? 0;
     for (let i = 0; i < count; i++) {
       const share = Math.floor(options.connections / count) + (i < options.connections % count ? 1 : 0);
-      const { onProgress: _onProgress, processes: _processes, readyTimeoutMs: _ready, fdLimit, ports, ...rest } = options;
+      const { onProgress: _onProgress, processes: _processes, readyTimeoutMs: _ready, fdLimit, ports, indexBase: _base, ...rest } = options;
       const spec: GeneratorSpec = {
         ...rest,
         port: ports ? ports[i % ports.length]! : options.port,
@@ -198,6 +200,15 @@ export class Fleet {
       ms: Math.max(...reports.map((r) => Number(r.ms))),
       complete: reports.every((r) => r.complete === true),
     };
+  }
+
+  /**
+   * Throws when more than `tolerance` (share, default 1 %) of the connections failed to set
+   * up; otherwise returns a note for the report (or null when none failed).
+   */
+  checkSetup(total: number, tolerance = 0.01): string | null {
+    if (this.failures > total * tolerance) throw new Error(`${this.failures} of ${total} connections failed: ${this.firstError}`);
+    return this.failures > 0 ? `${this.failures} of ${total} connections could not be set up (${this.firstError}); measured on the other ${this.live}` : null;
   }
 
   /** Closes every connection and ends the processes. */

@@ -20,6 +20,8 @@ import { type SystemName, startSystem, unavailableReason } from "../lib/systems.
 const SYSTEMS: SystemName[] = ["bare-bun", "ours", "upstream"];
 /** Server ping interval during this scenario (1 s, so that a few seconds show the ping cost). */
 const SERVER_PING_MS = 1000;
+/** File descriptors the server holds per connection (measured: upstream keeps two per socket). */
+const FDS_PER_CONNECTION: Partial<Record<SystemName, number>> = { upstream: 2 };
 /** Connections opened first and kept open, so the measured ones land on a warm server. */
 const WARM_CONNECTIONS = 200;
 
@@ -75,7 +77,7 @@ async function measureAt(ctx: BenchContext, name: SystemName, connections: numbe
   const sys = await startSystem(name, {
     jwtSecret: ctx.secret,
     host: spread ? "0.0.0.0" : "127.0.0.1",
-    fdLimit: connections + 2000,
+    fdLimit: (connections + WARM_CONNECTIONS) * (FDS_PER_CONNECTION[name] ?? 1) + 2000,
     pingMs: SERVER_PING_MS,
   });
   const hosts = spread ? ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.4"] : ["127.0.0.1"];
@@ -83,7 +85,7 @@ async function measureAt(ctx: BenchContext, name: SystemName, connections: numbe
   let fleet: Fleet | undefined;
   let warm: Fleet | undefined;
   try {
-    warm = await Fleet.start({ port: sys.port, connections: WARM_CONNECTIONS, processes: 1, topics: ["idle"], topicsPerConnection: 1, jwtSecret: ctx.secret, maxSeconds: 600, progressMs: 0 });
+    warm = await Fleet.start({ port: sys.port, indexBase: 1_000_000, connections: WARM_CONNECTIONS, processes: 1, topics: ["idle"], topicsPerConnection: 1, jwtSecret: ctx.secret, maxSeconds: 600, progressMs: 0 });
     await Bun.sleep(1000);
     point.rssBeforeBytes = await settledRss(sys.server.pid, 6000);
     const baselineCpu = cpuPreciseMs(sys.server.pid);
@@ -161,8 +163,10 @@ export const scenario: Scenario = {
       }
       const memory: MemoryPoint[] = [];
       for (const n of counts(ctx)) {
-        if (n + 2000 > hard) {
-          const why = `${n.toLocaleString("en-US")} connections need ${n + 2000} file descriptors in the server; the hard limit here is ${hard} (ulimit -n cannot go above it)`;
+        const perConnection = FDS_PER_CONNECTION[name] ?? 1;
+        const needed = (n + WARM_CONNECTIONS) * perConnection + 100;
+        if (needed > hard) {
+          const why = `${name}: ${n.toLocaleString("en-US")} connections need about ${needed} file descriptors in the server (${perConnection} per connection); the hard limit here is ${hard} (ulimit -n cannot go above it)`;
           if (!notes.includes(why)) notes.push(why);
           ctx.log(`  ${name}, ${n} connections: skipped (${why})`);
           continue;

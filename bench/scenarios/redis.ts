@@ -56,7 +56,7 @@ async function measureSetup(ctx: BenchContext, setup: string, nodes: RunningSyst
       maxSeconds: 300,
       onProgress: ctx.progress,
     });
-    if (fleet.failures > 0) throw new Error(`${fleet.failures} connections failed: ${fleet.firstError}`);
+    fleet.checkSetup(fleet.live + fleet.failures);
     const throughput = await measureThroughput(nodes[0]!, fleet, {
       topics: ["scale"],
       runs: ctx.tiny ? 2 : ctx.mode === "quick" ? 3 : 5,

@@ -48,7 +48,7 @@ export const scenario: Scenario = {
           maxSeconds: 300,
           onProgress: ctx.progress,
         });
-        if (fleet.failures > 0) throw new Error(`${fleet.failures} connections failed: ${fleet.firstError}`);
+        fleet.checkSetup(fleet.live + fleet.failures);
         results[name] = await measureThroughput(sys, fleet, {
           topics,
           runs: ctx.tiny ? 2 : ctx.mode === "quick" ? 3 : 5,

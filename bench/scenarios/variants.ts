@@ -53,7 +53,7 @@ async function measure(ctx: BenchContext, variant: Variant, name: SystemName, su
       maxSeconds: 300,
       onProgress: ctx.progress,
     });
-    if (fleet.failures > 0) throw new Error(`${fleet.failures} connections failed: ${fleet.firstError}`);
+    fleet.checkSetup(fleet.live + fleet.failures);
     const throughput = await measureThroughput(sys, fleet, {
       topics: ["variant"],
       runs: ctx.tiny ? 2 : ctx.mode === "quick" ? 3 : 5,
