@@ -4,7 +4,8 @@
  * (`bench/results/<mode>.md`) and SVG charts, and reports where each target stands.
  *
  * Usage: `bun bench/run.ts --quick|--full [--only fanout,connections] [--systems ours,bare-bun]`
- * (`--tiny`: N ≤ 50 and short runs, to check the code; writes under `bench/results/tmp/`).
+ * (`--tiny`: N ≤ 50 and short runs, to check the code; writes under `bench/results/tmp/`). Runs with
+ * `--only`/`--systems` write `<mode>-partial.json`/`.md`, no charts and leave the README alone.
  * @module
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -160,12 +161,14 @@ async function main(): Promise<void> {
     rows: targets.map((t) => [t.target, t.measured, t.status]),
   };
   ctx.log(`\n${renderTable(targetTable)}`);
-  const charts = writeCharts(reports, outDir);
+  const charts = only !== undefined || systems !== undefined ? [] : writeCharts(reports, outDir);
   const codec = readCodecResults();
   const codecSummary = codecTable(codec);
   if (codecSummary) ctx.log(`\n${renderTable(codecSummary)}`);
   const result = { conditions, seconds: (Date.now() - started.getTime()) / 1000, targets, reports, codec, charts };
-  writeFileSync(`${outDir}/${mode}.json`, JSON.stringify(result, null, 2) + "\n");
+  const partial = only !== undefined || systems !== undefined;
+  const base = partial ? `${mode}-partial` : mode;
+  writeFileSync(`${outDir}/${base}.json`, JSON.stringify(result, null, 2) + "\n");
   const md = [
     `Measured ${conditions.date} (${conditions.mode}), ${conditions.cpus} × ${conditions.cpuModel}, ${conditions.memoryGiB} GiB, Bun ${conditions.bun}, load average at start ${conditions.loadAverageAtStart.join(" ")}.`,
     "",
@@ -181,13 +184,12 @@ async function main(): Promise<void> {
     ]),
     ...(codecSummary ? ["#### Codec", "", markdownTable(codecSummary), ""] : []),
   ].join("\n");
-  writeFileSync(`${outDir}/${mode}.md`, md);
-  const partial = only !== undefined || systems !== undefined;
+  writeFileSync(`${outDir}/${base}.md`, md);
   if (!tiny && !partial) {
     const heading = mode === "full" ? "Full suite" : "Quick suite (`npm run bench`)";
     replaceBlock(`${ROOT}bench/README.md`, `results-${mode}`, `### ${heading}\n\n${md}`);
   }
-  ctx.log(`\nwrote ${outDir}/${mode}.json, ${mode}.md and ${charts.length} charts in ${result.seconds.toFixed(0)} s`);
+  ctx.log(`\nwrote ${outDir}/${base}.json, ${base}.md and ${charts.length} charts in ${result.seconds.toFixed(0)} s`);
   killAll();
   process.exit(0);
 }
