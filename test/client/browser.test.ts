@@ -100,13 +100,14 @@ describe("browser bundle", () => {
   }, 30_000);
 });
 
+// The page watches its own topic: demo mode's ticker publishes to demo.events every second.
 describe("demo page", () => {
   test("loads, connects encrypted + compressed, shows events, chat and presence, recovers after a server restart", async () => {
-    const { page, errors } = await openPage(`/demo/?token=${encodeURIComponent(token)}`);
+    const { page, errors } = await openPage(`/demo/?topic=demo.test&token=${encodeURIComponent(token)}`);
     await page.waitForFunction(() => document.querySelector('[data-testid="state"]')?.textContent === "ready", null, { timeout: 15_000 });
     await page.waitForFunction(() => document.querySelector('[data-testid="encryption"]')?.textContent?.includes("AES-256-GCM"), null, { timeout: 5000 });
     expect(await page.getByTestId("compression").textContent()).toContain("zstd");
-    for (let i = 1; i <= 6; i++) await publish(server, "demo.events", "price_update", { symbol: "WSE", price: 100 + i, n: i });
+    for (let i = 1; i <= 6; i++) await publish(server, "demo.test", "price_update", { symbol: "WSE", price: 100 + i, n: i });
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="event"]').length >= 6, null, { timeout: 10_000 });
     // Latency from the heartbeat.
     await page.waitForFunction(() => /ms$/.test(document.querySelector('[data-testid="latency"]')?.textContent ?? ""), null, { timeout: 10_000 });
@@ -123,7 +124,7 @@ describe("demo page", () => {
     await page.waitForFunction(() => document.querySelector('[data-testid="state"]')?.textContent !== "ready", null, { timeout: 10_000 });
     server = await startServer({ port: server.port, args: DEMO_ARGS });
     await page.waitForFunction(() => document.querySelector('[data-testid="state"]')?.textContent === "ready", null, { timeout: 20_000 });
-    for (let i = 7; i <= 9; i++) await publish(server, "demo.events", "price_update", { symbol: "WSE", price: 100 + i, n: i });
+    for (let i = 7; i <= 9; i++) await publish(server, "demo.test", "price_update", { symbol: "WSE", price: 100 + i, n: i });
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="event"]').length >= 9, null, { timeout: 10_000 });
     expect(await page.getByTestId("discontinuity").count()).toBe(1);
     expect(await page.getByTestId("reconnects").textContent()).toBe("1");
@@ -138,7 +139,7 @@ describe("demo page", () => {
     await page.getByRole("button", { name: "Drop & recover" }).click();
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="recovery"]').length === 1, null, { timeout: 10_000 });
     await page.waitForFunction(() => document.querySelector('[data-testid="state"]')?.textContent === "ready", null, { timeout: 10_000 });
-    await publish(server, "demo.events", "price_update", { symbol: "WSE", price: 110, n: 10 });
+    await publish(server, "demo.test", "price_update", { symbol: "WSE", price: 110, n: 10 });
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="event"]').length === 10, null, { timeout: 10_000 });
     await page.waitForTimeout(1200); // stats refresh once a second
     expect(await page.getByTestId("reconnects").textContent()).toBe("2");
