@@ -7,7 +7,8 @@
  * @module
  */
 import type { Codec } from "../../wasm/api.ts";
-import { nativeCodec } from "../../wasm/native.ts";
+import { defaultCodec } from "../../wasm/default-codec.ts";
+import { depthOf } from "../../wasm/envelope.ts";
 import { MemoryBroker } from "../broker/memory.ts";
 import type { Broker, BrokerEvent, PresenceMember, PublicationData, StreamTop } from "../broker/types.ts";
 import { createLogger } from "../log.ts";
@@ -31,6 +32,14 @@ import { type EncodeContext, isoNow, messageEnvelope, Outbound, OutboundCache, p
 import { Session } from "./session.ts";
 import { extractToken } from "./token.ts";
 import { topicProblem } from "./topics.ts";
+
+/** Room an envelope needs around its payload: stamp, category, id, timestamp, version, keys. */
+const ENVELOPE_OVERHEAD_BYTES = 512;
+
+const utf8Encoder = new TextEncoder();
+function utf8ByteLength(text: string): number {
+  return utf8Encoder.encode(text).length;
+}
 
 const NO_TOPICS: string[] = [];
 const NO_PUBLISH_OPTIONS = Object.freeze({});
@@ -123,7 +132,7 @@ export class Engine {
   constructor(options: ResolvedOptions, deps: EngineDeps = {}) {
     this.options = options;
     this.logger = options.logger ?? createLogger();
-    this.codec = options.codec ?? nativeCodec;
+    this.codec = options.codec ?? defaultCodec;
     this.encodeContext = { codec: this.codec, compressionThreshold: options.compressionThreshold };
     this.outbound = new OutboundCache(this.encodeContext);
     this.#ownsBroker = !options.broker;
@@ -428,6 +437,7 @@ export class Engine {
     } catch (error) {
       throw new TypeError(`payload is not JSON-serializable: ${(error as Error).message}`);
     }
+    this.#checkDeliverable(topic, type, payload, payloadJson);
     const data: PublicationData = {
       type,
       payload,
@@ -448,6 +458,21 @@ export class Engine {
       !options.id || publication.data === data || (!(this.broker instanceof MemoryBroker) && publication.data.ts === data.ts);
     if (fresh) this.counters.publications++;
     return { epoch: publication.epoch, offset: publication.offset };
+  }
+
+  /**
+   * Refuses a publication no subscriber could accept: every client caps an envelope at
+   * `maxDecompressedSize` bytes and `maxDepth` levels (PROTOCOL.md §3), and a publication over
+   * either would be dropped by every client and wedge its recovery.
+   */
+  #checkDeliverable(topic: string, type: string, payload: unknown, payloadJson: string): void {
+    const limit = this.options.maxDecompressedSize - ENVELOPE_OVERHEAD_BYTES - topic.length - type.length;
+    const bytes = payloadJson.length * 3 <= limit ? payloadJson.length : utf8ByteLength(payloadJson);
+    if (bytes > limit) throw new TypeError(`payload too large: ${bytes} bytes, at most ${limit} fit in one envelope`);
+    const maxPayloadDepth = this.options.maxDepth - 1;
+    if (depthOf(payload, maxPayloadDepth) > maxPayloadDepth) {
+      throw new TypeError(`payload nested deeper than ${maxPayloadDepth} levels`);
+    }
   }
 
   /** Sends a message to one local connection. */

@@ -123,7 +123,14 @@ export async function clientPublish(session: Session, env: Envelope): Promise<vo
     }
   }
   const id = typeof p.id === "string" && p.id.length > 0 && p.id.length <= 128 ? p.id : undefined;
-  const position = await engine.publish(topic as string, type, payload, { id });
+  let position: StreamTop;
+  try {
+    position = await engine.publish(topic as string, type, payload, { id });
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    session.invalid("MESSAGE_TOO_LARGE", error.message, cid);
+    return;
+  }
   session.sendMessage(
     "publish_ack",
     { topic, epoch: position.epoch, offset: position.offset },
