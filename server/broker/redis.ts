@@ -333,7 +333,11 @@ export class RedisBroker implements Broker {
     if (this.closed) throw new BrokerUnavailableError(`Redis broker is closed: cannot ${what}`);
   }
 
-  private async run<T>(what: string, operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a Redis operation with the broker's error mapping. A success clears `stalled` unless
+   * `provesHealth` is false (operations that may complete without asking Redis anything).
+   */
+  private async run<T>(what: string, operation: () => Promise<T>, provesHealth = true): Promise<T> {
     this.ensureOpen(what);
     if (this.commands.status !== "ready") {
       throw new BrokerUnavailableError(
@@ -342,7 +346,7 @@ export class RedisBroker implements Broker {
     }
     try {
       const result = await operation();
-      if (this.stalled) {
+      if (this.stalled && provesHealth) {
         this.stalled = false;
         this.noteHealth();
       }
@@ -386,8 +390,9 @@ export class RedisBroker implements Broker {
     if (this.maintaining || this.closed || this.commands.status !== "ready") return;
     this.maintaining = true;
     try {
-      await this.run("refresh presence", () => this.members.refresh());
-      await this.run("sweep presence", () => this.members.sweep());
+      if (this.stalled) await this.run("probe Redis", () => this.commands.ping());
+      await this.run("refresh presence", () => this.members.refresh(), false);
+      await this.run("sweep presence", () => this.members.sweep(), false);
     } catch (error) {
       this.logger.warn("redis broker: presence maintenance failed", { error: String(error) });
     } finally {
