@@ -341,6 +341,18 @@ describe("limits and timers", () => {
     expect(ack.p).toMatchObject({ topic: "chat", offset: 0 });
   });
 
+  test("a client's publish id cannot pre-empt a backend publication with the same id", async () => {
+    const h = host({ clientPublish: true });
+    const s = await h.connect();
+    s.receive({ t: "publish", p: { topic: "news", type: "forged", payload: { evil: 1 }, id: "backend-1" }, cid: "f1" });
+    await until(() => s.ofType("publish_ack").length === 1);
+    const backend = await h.engine.publish("news", "real", { ok: 1 }, { id: "backend-1" });
+    expect(backend.offset).toBe(1);
+    s.receive({ t: "publish", p: { topic: "news", type: "forged", payload: { evil: 1 }, id: "backend-1" }, cid: "f2" });
+    await until(() => s.ofType("publish_ack").length === 2);
+    expect(s.ofType("publish_ack")[1]!.p).toMatchObject({ topic: "news", offset: 0 });
+  });
+
   test("drain closes every connection with 1012 and refuses new ones", async () => {
     const h = host({ drain: { batchSize: 2, intervalMs: 5 } });
     const sockets = await Promise.all([1, 2, 3, 4, 5].map(() => h.connect()));

@@ -122,7 +122,9 @@ export async function clientPublish(session: Session, env: Envelope): Promise<vo
       return;
     }
   }
-  const id = typeof p.id === "string" && p.id.length > 0 && p.id.length <= 128 ? p.id : undefined;
+  // A client's id is its own idempotency key, kept apart from the backend's (`POST /api/publish`)
+  // so that a client cannot pre-empt a backend publication whose id it guessed.
+  const id = typeof p.id === "string" && p.id.length > 0 && p.id.length <= 128 ? clientPublishId(session.userId, p.id) : undefined;
   let position: StreamTop;
   try {
     position = await engine.publish(topic as string, type, payload, { id });
@@ -136,6 +138,11 @@ export async function clientPublish(session: Session, env: Envelope): Promise<vo
     { topic, epoch: position.epoch, offset: position.offset },
     { category: "WSE", correlationId: cid },
   );
+}
+
+/** The idempotency key of a client publish: namespaced by the publishing user. */
+export function clientPublishId(userId: string, id: string): string {
+  return `client:${userId}:${id}`;
 }
 
 /** Any other message type goes to the application's `onMessage` hook. */
