@@ -10,74 +10,33 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { ConfigError, helpText, loadConfig, type CliConfig } from "./config.ts";
-import { openBroker, startupSummary, waitForShutdown } from "./cli.ts";
-import { createDemoHandler, createDemoTokenIssuer, demoServerOptions, findDemoDir, startDemoTicker } from "./demo.ts";
-import { createLogger } from "./log.ts";
-import { DEFAULTS } from "./options.ts";
+import { type CliRuntime, type DemoHandler, hostForUrl, runCli } from "./cli-run.ts";
 import { createServer } from "./mod.ts";
-import type { WseServer } from "./types.ts";
+import type { ListenInfo, WseServer } from "./types.ts";
+
+type BunWse = ReturnType<typeof createServer>;
+
+/** The Bun side of the CLI. */
+const bunRuntime: CliRuntime<BunWse> = {
+  program: "wse-server",
+  version: `bun ${Bun.version}`,
+  moduleDir: import.meta.dir,
+  cwd: process.cwd(),
+  readFile: (path) => readFileSync(path, "utf8"),
+  print: (line) => void process.stdout.write(`${line}\n`),
+  printError: (line) => void process.stderr.write(`${line}\n`),
+  createServer,
+  listen: (server, demo) => (demo ? serveWithDemo(server, demo) : server.listen()),
+  onSignal: (signal, handler) => void process.on(signal, handler),
+};
 
 /** Runs the CLI; resolves with an exit code when the server stopped (or could not start). */
-export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
-  let config: CliConfig;
-  try {
-    config = loadConfig({ argv, env, readFile: (path) => readFileSync(path, "utf8") });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`wse-server: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
-  }
-  if (config.help) {
-    process.stdout.write(`${helpText("wse-server")}\n`);
-    return 0;
-  }
-  if (config.version) {
-    process.stdout.write(`${DEFAULTS.serverVersion}\n`);
-    return 0;
-  }
-
-  const logger = createLogger({ level: config.logLevel, base: { service: "wse" } });
-  const demoDir = config.demo ? findDemoDir(config.demoDir, import.meta.dir, process.cwd()) : undefined;
-  if (config.demo && !demoDir) {
-    logger.warn("demo page not found; --demo ignored", { looked_for: `${config.demoDir ?? "client/demo"}/index.html` });
-  }
-  const options = demoDir ? demoServerOptions(config.options) : config.options;
-
-  let server: WseServer;
-  let brokerKind: string;
-  try {
-    const opened = await openBroker(config, logger);
-    brokerKind = opened.kind;
-    server = createServer({ ...options, broker: opened.broker, logger });
-  } catch (error) {
-    logger.error("cannot start", { error: error instanceof Error ? error.message : String(error) });
-    return 1;
-  }
-
-  let listen;
-  try {
-    listen = demoDir ? serveWithDemo(server, createDemoHandler(demoDir, createDemoTokenIssuer(options.jwt))) : await server.listen();
-  } catch (error) {
-    logger.error("cannot listen", { error: error instanceof Error ? error.message : String(error) });
-    await server.stop().catch(() => {});
-    return 1;
-  }
-  logger.info("wse server started", startupSummary({ ...config, demo: demoDir !== undefined }, listen, brokerKind, `bun ${Bun.version}`));
-  const ticker = demoDir ? startDemoTicker(server, logger) : undefined;
-  if (demoDir) logger.info("demo page", { url: `http://${hostForUrl(listen.hostname)}:${listen.port}/demo/` });
-
-  return await waitForShutdown(server, logger, config, (signal, handler) => process.on(signal, handler), () => ticker?.stop());
+export function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  return runCli(argv, env, bunRuntime);
 }
 
-
 /** Serves the demo routes under `/demo/` beside the server's own routes in one `Bun.serve`. */
-function serveWithDemo(
-  server: WseServer,
-  demo: (request: Request) => Response | Promise<Response> | undefined,
-): { url: string; hostname: string; port: number } {
+function serveWithDemo(server: WseServer, demo: DemoHandler): ListenInfo {
   const options = server.options;
   const bun = Bun.serve({
     hostname: options.host,
@@ -90,11 +49,6 @@ function serveWithDemo(
   server.attach(bun);
   const hostname = bun.hostname ?? options.host;
   return { url: `ws://${hostForUrl(hostname)}:${bun.port}${options.path}`, hostname, port: bun.port ?? options.port };
-}
-
-function hostForUrl(hostname: string): string {
-  if (hostname === "0.0.0.0" || hostname === "::") return "127.0.0.1";
-  return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
 if (import.meta.main) {

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Envelope } from "../../wasm/envelope.ts";
+import type { StreamTop } from "../broker/types.ts";
 import type { InboundMessage, SnapshotResult } from "../types.ts";
 import type { Session } from "./session.ts";
 import { presenceData } from "./subscribe.ts";
