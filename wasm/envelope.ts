@@ -110,6 +110,20 @@ export function depthOf(value: unknown, limit: number): number {
   return max;
 }
 
+/**
+ * Counts `{` and `[` in JSON text, stopping once past `limit`: nesting can never be deeper than
+ * that count, so a small count proves the depth limit without walking the parsed value.
+ */
+function openingBrackets(text: string, limit: number): number {
+  let count = 0;
+  for (const bracket of ["{", "["]) {
+    for (let at = text.indexOf(bracket); at !== -1; at = text.indexOf(bracket, at + 1)) {
+      if (++count > limit) return count;
+    }
+  }
+  return count;
+}
+
 function decodeBody(frame: DecodedFrame): unknown {
   if (frame.format === "msgpack") {
     try {
@@ -135,7 +149,8 @@ export function parseEnvelope(frame: DecodedFrame, options: ParseOptions = {}): 
     throw new EnvelopeError("INVALID_MESSAGE", "envelope must be an object");
   }
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
-  if (depthOf(raw, maxDepth) > maxDepth) {
+  const shallow = frame.format === "json" && openingBrackets(frame.text ?? "", maxDepth) <= maxDepth;
+  if (!shallow && depthOf(raw, maxDepth) > maxDepth) {
     throw new EnvelopeError("MESSAGE_TOO_LARGE", `envelope nesting exceeds ${maxDepth}`);
   }
   const obj = raw as Record<string, unknown>;
