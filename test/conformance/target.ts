@@ -545,8 +545,17 @@ export async function startTarget(config: TargetConfig = {}): Promise<Target> {
   if (external) return new ExternalTarget(external);
   const full: TargetConfig = { ...config, jwtSecret: config.jwtSecret === undefined ? randomSecret() : config.jwtSecret };
   const kind = hostKind();
-  const port = await freePort();
-  const target = new SpawnedTarget(full, port, kind === "upstream" ? await freePort() : port, kind);
-  await target.start();
-  return target;
+  // A free port can be taken between choosing it and binding it (another suite, or this
+  // target's own redis-server): start again on a new port when that happened.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const target = new SpawnedTarget(full, port, kind === "upstream" ? await freePort() : port, kind);
+    try {
+      await target.start();
+      return target;
+    } catch (error) {
+      await target.stop().catch(() => {});
+      if (attempt >= 3 || !/in use|EADDRINUSE/i.test(String(error))) throw error;
+    }
+  }
 }
