@@ -139,7 +139,17 @@ function launch(argv: string[], env: Record<string, string>): Child {
 
 /** Starts `bun server/main.ts` on 127.0.0.1 and waits for `/health`. */
 export async function startServer(options: ServerProcessOptions = {}): Promise<ServerProcess> {
-  const port = options.port ?? await freePort();
+  // A free port can be taken between choosing and binding it: choose again (never for a fixed port).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(options.port ?? await freePort(), options);
+    } catch (error) {
+      if (options.port !== undefined || attempt >= 3 || !/in use|EADDRINUSE/i.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startServerOnce(port: number, options: ServerProcessOptions): Promise<ServerProcess> {
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
     WSE_PORT: String(port),
