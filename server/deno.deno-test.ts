@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { createDenoServer, type DenoWseServer } from "./deno-server.ts";
 import { silentLogger } from "./log.ts";
+import { TestClient } from "./test-client.ts";
 
 // Typed locally so the project's tsc (Bun types) checks this file too; at run time it is Deno's.
 interface TcpConn {
@@ -49,93 +50,20 @@ function mint(sub: string): Promise<string> {
     .sign(new TextEncoder().encode(SECRET));
 }
 
-class Client {
-  readonly frames: Envelope[] = [];
-  closed: { code: number; reason: string } | null = null;
-  readonly #waiters = new Set<() => void>();
-  constructor(readonly ws: WebSocket) {
-    ws.binaryType = "arraybuffer";
-    ws.onmessage = (event) => {
-      const data = event.data;
-      this.frames.push(typeof data === "string" ? JSON.parse(data) : { t: "__binary__", size: (data as ArrayBuffer).byteLength });
-      this.#wake();
-    };
-    ws.onclose = (event) => {
-      this.closed = { code: event.code, reason: event.reason };
-      this.#wake();
-    };
-  }
-  static open(url: string): Promise<Client> {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url);
-      const client = new Client(ws);
-      const timer = setTimeout(() => reject(new Error("connect timeout")), 5000);
-      ws.onopen = () => {
-        clearTimeout(timer);
-        resolve(client);
-      };
-      ws.onerror = () => {
-        clearTimeout(timer);
-        reject(new Error("connect failed"));
-      };
-    });
-  }
-  send(env: Envelope): void {
-    this.ws.send(JSON.stringify(env));
-  }
-  waitFor(predicate: (e: Envelope) => boolean, what: string, timeoutMs = 5000): Promise<Envelope> {
-    return this.#wait(() => this.frames.find(predicate), what, timeoutMs);
-  }
-  waitClosed(timeoutMs = 5000): Promise<{ code: number; reason: string }> {
-    return this.#wait(() => this.closed ?? undefined, "close", timeoutMs, true);
-  }
-  #wait<T>(probe: () => T | undefined, what: string, timeoutMs: number, closeIsResult = false): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const value = probe();
-        if (value !== undefined) {
-          done();
-          resolve(value);
-        } else if (this.closed && !closeIsResult) {
-          done();
-          reject(new Error(`closed ${this.closed.code} before ${what}: ${JSON.stringify(this.frames).slice(0, 800)}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`timeout waiting for ${what}: ${JSON.stringify(this.frames).slice(0, 800)}`));
-      }, timeoutMs);
-      const done = () => {
-        clearTimeout(timer);
-        this.#waiters.delete(check);
-      };
-      this.#waiters.add(check);
-      check();
-    });
-  }
-  close(): void {
-    try {
-      this.ws.close(1000);
-    } catch {
-      // closed
-    }
-  }
-  #wake(): void {
-    for (const w of [...this.#waiters]) w();
-  }
-}
-
-async function ready(url: string): Promise<{ client: Client; ready: Envelope }> {
-  const client = await Client.open(url);
-  const greeting = await client.waitFor((e) => e.t === "server_ready", "server_ready");
-  client.send({ c: "WSE", t: "client_hello", v: 1, p: { client_version: "deno-test", protocol_version: 1, features: {} } });
-  await client.waitFor((e) => e.t === "server_hello", "server_hello");
+async function ready(url: string): Promise<{ client: TestClient; ready: Envelope }> {
+  const client = await TestClient.connect(url);
+  const greeting = await client.waitType("server_ready", 5000);
+  await client.hello();
   return { client, ready: greeting };
 }
 
-async function subscribe(client: Client, topics: string[], presence?: Record<string, unknown>): Promise<Envelope> {
-  client.send({ c: "WSE", t: "subscription_update", p: { action: "subscribe", topics, ...(presence ? { presence } : {}) } });
-  return client.waitFor((e) => e.t === "subscription_update" && e.p?.action === "subscribe", "subscribe reply");
+function subscribe(client: TestClient, topics: string[], presence?: Record<string, unknown>): Promise<Envelope> {
+  return client.subscribe(topics, presence ? { presence } : {});
+}
+
+/** The first frame whose envelope matches. */
+async function envelope(client: TestClient, match: (e: Envelope) => boolean, timeoutMs = 5000): Promise<Envelope> {
+  return (await client.waitFor((r) => r.env !== undefined && match(r.env), timeoutMs)).env!;
 }
 
 async function api(base: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
@@ -166,14 +94,14 @@ Deno.test({ name: "deno host: auth, handshake, subscribe, HTTP publish, presence
     assert.equal(health.status, 200);
     assert.equal((await health.json()).status, "ok");
 
-    const refused = await Client.open(wsUrl);
-    const error = await refused.waitFor((e) => e.t === "error", "auth error");
+    const refused = await TestClient.connect(wsUrl);
+    const error = await refused.waitType("error", 5000);
     assert.equal(error.p.code, "AUTH_REQUIRED");
-    assert.equal((await refused.waitClosed()).code, 4401);
+    assert.equal((await refused.waitClose(5000)).code, 4401);
 
-    const bad = await Client.open(`${wsUrl}?token=not.a.jwt`);
-    assert.equal((await bad.waitFor((e) => e.t === "error", "auth error")).p.code, "AUTH_FAILED");
-    assert.equal((await bad.waitClosed()).code, 4401);
+    const bad = await TestClient.connect(`${wsUrl}?token=not.a.jwt`);
+    assert.equal((await bad.waitType("error", 5000)).p.code, "AUTH_FAILED");
+    assert.equal((await bad.waitClose(5000)).code, 4401);
 
     const { client, ready: greeting } = await ready(`${wsUrl}?token=${await mint("deno-user")}`);
     assert.equal(greeting.p.details.user_id, "deno-user");
@@ -184,7 +112,7 @@ Deno.test({ name: "deno host: auth, handshake, subscribe, HTTP publish, presence
     const first = await api(httpUrl, "/api/publish", { topic, type: "tick", payload: { n: 1 }, id: "once" });
     assert.equal(first.status, 200);
     assert.equal(first.json.offset, 0);
-    const event = await client.waitFor((e) => e.tp === topic && e.t === "tick", "publication");
+    const event = await envelope(client, (e) => e.tp === topic && e.t === "tick");
     assert.deepEqual(event.p, { n: 1 });
     assert.equal(event.e, first.json.epoch);
     const repeat = await api(httpUrl, "/api/publish", { topic, type: "tick", payload: { n: 1 }, id: "once" });
@@ -205,7 +133,7 @@ Deno.test({ name: "deno host: auth, handshake, subscribe, HTTP publish, presence
     assert.match(metrics, /^wse_connections 1$/m);
     assert.match(metrics, /^wse_auth_failures_total 2$/m);
     client.close();
-    await client.waitClosed();
+    await client.waitClose(5000);
   });
 });
 
@@ -216,17 +144,17 @@ Deno.test({ name: "deno host: server-side publish, broadcast and disconnect", ..
     const topic = "deno.server-side";
     await subscribe(a.client, [topic]);
     await server.publish(topic, "from_server", { ok: true });
-    await a.client.waitFor((e) => e.tp === topic && e.t === "from_server", "server publish");
-    assert.equal(b.client.frames.some((e) => e.tp === topic), false);
+    await envelope(a.client, (e) => e.tp === topic && e.t === "from_server");
+    assert.equal(b.client.frames.some((r) => r.env?.tp === topic), false);
 
     await server.broadcast("notice", { all: true });
-    await a.client.waitFor((e) => e.t === "notice", "broadcast a");
-    await b.client.waitFor((e) => e.t === "notice", "broadcast b");
+    await a.client.waitType("notice", 5000);
+    await b.client.waitType("notice", 5000);
 
     assert.equal(await server.disconnect({ connectionId: b.ready.p.details.connection_id, code: 4000 }), 1);
-    assert.equal((await b.client.waitClosed()).code, 4000);
+    assert.equal((await b.client.waitClose(5000)).code, 4000);
     a.client.close();
-    await a.client.waitClosed();
+    await a.client.waitClose(5000);
   });
 });
 
@@ -283,7 +211,7 @@ Deno.test({ name: "deno host: a consumer that stops reading is closed 4008, othe
     let received = 0;
     for (let i = 0; i < count; i++) {
       await server.publish(topic, "blob", { i, chunk });
-      await fast.client.waitFor(() => fast.client.frames.filter((f) => f.t === "__binary__").length > i, `publication ${i}`, 10_000);
+      await fast.client.waitPublications(topic, i + 1, 10_000);
       received = i + 1;
     }
     assert.equal(received, count);
@@ -291,7 +219,7 @@ Deno.test({ name: "deno host: a consumer that stops reading is closed 4008, othe
     assert.equal(server.metrics().slowConsumerCloses, 1);
     assert.equal(server.metrics().topics[topic], 1);
     fast.client.close();
-    await fast.client.waitClosed();
+    await fast.client.waitClose(5000);
     try {
       stalled.close();
     } catch {
@@ -342,10 +270,10 @@ Deno.test({ name: "deno task server: env config, publish over HTTP, SIGTERM drai
     await subscribe(client, ["cli.topic"]);
     const published = await api(httpUrl, "/api/publish", { topic: "cli.topic", type: "cli_event", payload: { x: 1 } });
     assert.equal(published.status, 200);
-    await client.waitFor((e) => e.tp === "cli.topic" && e.t === "cli_event", "publication");
+    await envelope(client, (e) => e.tp === "cli.topic" && e.t === "cli_event");
 
     child.kill("SIGTERM");
-    assert.equal((await client.waitClosed()).code, 1012);
+    assert.equal((await client.waitClose(5000)).code, 1012);
     const status = await child.status;
     assert.equal(status.code, 0);
     const text = logs.join("");
