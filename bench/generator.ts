@@ -16,7 +16,7 @@ import { connectRawWs, type RawWsConnection } from "./lib/raw-ws.ts";
 import { Histogram } from "./lib/histogram.ts";
 import { signJwt } from "./lib/jwt.ts";
 import { DeliveryStats, TopicTracker } from "./lib/offsets.ts";
-import { BenchKeyExchange, type BenchKey, frameToJson, nowMs, parseEnvelope, scanPublication } from "./lib/wse-wire.ts";
+import { BenchKeyExchange, type BenchKey, bytesEqual, frameToJson, jsonStart, nowMs, parseEnvelope, parsePublication, scanStamp, stamp } from "./lib/wse-wire.ts";
 
 /** Everything one generator process needs to know. */
 export interface GeneratorSpec {
@@ -52,16 +52,18 @@ export interface GeneratorSpec {
   progressMs?: number;
 }
 
-interface TopicState {
-  tracker: TopicTracker;
-}
-
+/** Per-connection state; the subscribed topics are parallel arrays (no Map lookup per frame). */
 interface ConnState {
   index: number;
   stage: "ready" | "hello" | "subscribe" | "live";
   key?: BenchKey;
   exchange?: BenchKeyExchange;
-  topics: Map<string, TopicState>;
+  /** Subscribed topic names. */
+  topicNames: string[];
+  /** UTF-8 bytes of each name, compared in place with a frame's `tp`. */
+  topicBytes: Uint8Array[];
+  /** Position checker of each topic. */
+  trackers: TopicTracker[];
   remaining: number;
   pongs: number;
   resolve?: () => void;
@@ -81,6 +83,10 @@ let unexpectedCloses = 0;
 const closeCodes: Record<string, number> = {};
 let liveConnections = 0;
 let exiting = false;
+const utf8 = new TextEncoder();
+/** Wall clock read once per TCP read: every message of one read gets the same receive time. */
+let clockRead = -1;
+let clockMs = 0;
 
 function topicsFor(index: number): string[] {
   const k = Math.min(spec.topicsPerConnection, spec.topics.length);
@@ -106,7 +112,7 @@ function subscribeRequest(state: ConnState): string {
   return JSON.stringify({
     c: "WSE",
     t: "subscription_update",
-    p: { action: "subscribe", topics: [...state.topics.keys()], recover: spec.recover ?? true },
+    p: { action: "subscribe", topics: state.topicNames, recover: spec.recover ?? true },
   });
 }
 
@@ -141,7 +147,7 @@ function onSystem(conn: RawWsConnection, state: ConnState, envelope: Record<stri
       }
       state.key = state.exchange!.derive(serverKey);
     }
-    if (spec.subscribe === false || state.topics.size === 0) {
+    if (spec.subscribe === false || state.topicNames.length === 0) {
       state.stage = "live";
       state.resolve?.();
       return;
@@ -152,9 +158,9 @@ function onSystem(conn: RawWsConnection, state: ConnState, envelope: Record<stri
   }
   if (state.stage === "subscribe" && (type === "subscription_update" || type === "subscription")) {
     const recovery = (p.recovery ?? {}) as Record<string, { offset?: unknown }>;
-    for (const [topic, topicState] of state.topics) {
-      const offset = recovery[topic]?.offset;
-      if (typeof offset === "number") topicState.tracker.baseline(offset);
+    for (let i = 0; i < state.topicNames.length; i++) {
+      const offset = recovery[state.topicNames[i]!]?.offset;
+      if (typeof offset === "number") state.trackers[i]!.baseline(offset);
     }
     const failed = p.failed_topics;
     if (Array.isArray(failed) && failed.length > 0) {
@@ -166,23 +172,42 @@ function onSystem(conn: RawWsConnection, state: ConnState, envelope: Record<stri
   }
 }
 
-function onMessage(conn: RawWsConnection, opcode: number, payload: Uint8Array): void {
+function onMessage(conn: RawWsConnection, opcode: number, bytes: Uint8Array, start: number, end: number, read: number): void {
   const state = conn.state as ConnState;
+  if (read !== clockRead) {
+    clockRead = read;
+    clockMs = nowMs();
+  }
+  if (opcode === 1 && state.stage === "live") {
+    const at = jsonStart(bytes, start, end);
+    if (scanStamp(bytes, at, end)) {
+      deliverStamped(state, bytes);
+      return;
+    }
+  }
   let json: Uint8Array;
   try {
-    json = frameToJson(opcode, payload, state.key);
+    json = frameToJson(opcode, bytes.subarray(start, end), state.key);
   } catch {
     stats.undecodable++;
     return;
   }
   if (state.stage === "live") {
-    const publication = scanPublication(json);
+    if (json[0] !== 0x7b) {
+      stats.undecodable++;
+      return;
+    }
+    if (scanStamp(json, 0, json.length)) {
+      deliverStamped(state, json);
+      return;
+    }
+    const publication = parsePublication(json);
     if (publication === null) {
       stats.undecodable++;
       return;
     }
-    if (publication.n >= 0 && (publication.topic !== null || publication.offset >= 0 || state.topics.size === 1)) {
-      deliver(state, publication.topic, publication.offset, publication.n, publication.ts0);
+    if (publication.n >= 0 && (publication.topic !== null || publication.offset >= 0 || state.topicNames.length === 1)) {
+      deliverParsed(state, publication.topic, publication.offset, publication.n, publication.ts0);
       return;
     }
   }
@@ -194,21 +219,37 @@ function onMessage(conn: RawWsConnection, opcode: number, payload: Uint8Array): 
   onSystem(conn, state, envelope);
 }
 
-function deliver(state: ConnState, topic: string | null, offset: number, n: number, ts0: number): void {
+/** A publication `scanStamp` just read from `bytes` (its results are in `stamp`). */
+function deliverStamped(state: ConnState, bytes: Uint8Array): void {
+  const topics = state.topicBytes;
+  for (let i = 0; i < topics.length; i++) {
+    if (bytesEqual(bytes, stamp.topicStart, stamp.topicEnd, topics[i]!)) {
+      count(state, state.trackers[i]!, stamp.offset, stamp.ts0);
+      return;
+    }
+  }
+  stats.undecodable++;
+}
+
+/** A publication read by `JSON.parse` (unusual shape or unstamped). */
+function deliverParsed(state: ConnState, topic: string | null, offset: number, n: number, ts0: number): void {
   let position = offset;
-  let topicState = topic === null ? undefined : state.topics.get(topic);
+  let index = topic === null ? -1 : state.topicNames.indexOf(topic);
   if (topic === null || offset < 0) {
     stats.unstamped++;
     position = n;
-    if (!topicState) topicState = state.topics.values().next().value;
+    if (index < 0 && state.topicNames.length > 0) index = 0;
   }
-  if (!topicState) {
+  if (index < 0) {
     stats.undecodable++;
     return;
   }
-  const verdict = topicState.tracker.observe(position, stats);
-  if (verdict === "duplicate") return;
-  const now = nowMs();
+  count(state, state.trackers[index]!, position, ts0);
+}
+
+function count(state: ConnState, tracker: TopicTracker, position: number, ts0: number): void {
+  if (tracker.observe(position, stats) === "duplicate") return;
+  const now = clockMs;
   if (ts0 === ts0) latency.record(now - ts0);
   if (phase) {
     if (phase.firstAt === 0) phase.firstAt = now;
@@ -246,7 +287,7 @@ function startPhase(id: number, expect: number, timeoutMs: number): void {
   let pending = 0;
   for (const conn of conns) {
     const state = conn.state as ConnState;
-    state.remaining = conn.open ? expect * state.topics.size : 0;
+    state.remaining = conn.open ? expect * state.topicNames.length : 0;
     if (state.remaining > 0) pending++;
   }
   phase = { id, expect, pendingConns: pending, firstAt: 0, lastAt: 0, startedAt: nowMs() };
@@ -293,8 +334,14 @@ async function openOne(index: number): Promise<void> {
   const host = spec.hosts[index % spec.hosts.length]!;
   const headers: Record<string, string> = {};
   if (spec.jwtSecret) headers.Authorization = `Bearer ${signJwt(spec.jwtSecret, `bench-${index}`)}`;
-  const state: ConnState = { index, stage: "ready", topics: new Map(), remaining: 0, pongs: 0 };
-  if (spec.subscribe !== false) for (const topic of topicsFor(index)) state.topics.set(topic, { tracker: new TopicTracker() });
+  const state: ConnState = { index, stage: "ready", topicNames: [], topicBytes: [], trackers: [], remaining: 0, pongs: 0 };
+  if (spec.subscribe !== false) {
+    for (const topic of topicsFor(index)) {
+      state.topicNames.push(topic);
+      state.topicBytes.push(utf8.encode(topic));
+      state.trackers.push(new TopicTracker());
+    }
+  }
   const handshake = new Promise<void>((resolve, reject) => {
     state.resolve = resolve;
     state.reject = reject;

@@ -38,6 +38,8 @@ export interface FleetOptions extends Omit<GeneratorSpec, "name" | "connections"
   readyTimeoutMs?: number;
   /** Open-file limit per generator process (`ulimit -n`, up to the hard limit). */
   fdLimit?: number;
+  /** Extra arguments for the Bun runtime of each generator (e.g. `--cpu-prof`). */
+  runtimeArgs?: string[];
 }
 
 /** Merged result of one phase. */
@@ -93,7 +95,7 @@ export class Fleet {
     let first = options.indexBase ?? 0;
     for (let i = 0; i < count; i++) {
       const share = Math.floor(options.connections / count) + (i < options.connections % count ? 1 : 0);
-      const { onProgress: _onProgress, processes: _processes, readyTimeoutMs: _ready, fdLimit, ports, indexBase: _base, ...rest } = options;
+      const { onProgress: _onProgress, processes: _processes, readyTimeoutMs: _ready, fdLimit, ports, indexBase: _base, runtimeArgs, ...rest } = options;
       const spec: GeneratorSpec = {
         ...rest,
         port: ports ? ports[i % ports.length]! : options.port,
@@ -104,7 +106,7 @@ export class Fleet {
         maxSeconds: options.maxSeconds ?? 120,
       };
       first += share;
-      const proc = JsonProcess.spawn(`gen${i}`, withFdLimit([process.execPath, `${ROOT}bench/generator.ts`, JSON.stringify(spec)], fdLimit), {
+      const proc = JsonProcess.spawn(`gen${i}`, withFdLimit([process.execPath, ...(runtimeArgs ?? []), `${ROOT}bench/generator.ts`, JSON.stringify(spec)], fdLimit), {
         cwd: ROOT,
         onEvent: (event: ChildEvent) => {
           if (event.ev === "progress" && options.onProgress) {

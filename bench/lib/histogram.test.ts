@@ -23,3 +23,19 @@ test("an empty histogram reports zeros", () => {
   expect(h.percentile(99)).toBe(0);
   expect(h.mean).toBe(0);
 });
+
+test("serialized form is sparse and survives a round trip; huge values land in the last bucket", () => {
+  const h = new Histogram();
+  h.record(0.0001);
+  h.record(12.5);
+  h.record(1e12);
+  const data = h.toJSON();
+  expect(Object.keys(data.buckets)).toHaveLength(3);
+  const copy = new Histogram();
+  copy.merge(data);
+  expect(copy.count).toBe(3);
+  expect(copy.percentile(50)).toBe(h.percentile(50));
+  expect(Math.abs(copy.percentile(50) - 12.5) / 12.5).toBeLessThan(0.01);
+  expect(copy.max).toBe(1e12);
+  expect(() => copy.merge({ buckets: { x: 1 }, count: 1, sum: 0, max: 0 })).toThrow();
+});

@@ -13,14 +13,17 @@
  */
 
 const GROWTH = Math.log(1.01);
+const INVERSE_GROWTH = 1 / GROWTH;
 const MIN_US = 1;
+/** Buckets kept: index 2,400 is 1.01^2400 µs ≈ 6.6 h; anything longer lands in the last one. */
+const BUCKETS = 2400;
 
 /** A sparse serialized histogram: bucket index → count. */
 export type HistogramData = Record<string, number>;
 
-/** Latency histogram in milliseconds. */
+/** Latency histogram in milliseconds (counts in a flat array: no map update per sample). */
 export class Histogram {
-  #buckets = new Map<number, number>();
+  #buckets = new Float64Array(BUCKETS);
   #count = 0;
   #sum = 0;
   #max = 0;
@@ -28,10 +31,11 @@ export class Histogram {
   /** Records one latency in milliseconds (negative values count as 0). */
   record(ms: number): void {
     const us = ms * 1000;
-    const index = us <= MIN_US ? 0 : Math.floor(Math.log(us) / GROWTH);
-    this.#buckets.set(index, (this.#buckets.get(index) ?? 0) + 1);
+    let index = us > MIN_US ? Math.floor(Math.log(us) * INVERSE_GROWTH) : 0;
+    if (index >= BUCKETS) index = BUCKETS - 1;
+    this.#buckets[index]!++;
     this.#count++;
-    this.#sum += ms > 0 ? ms : 0;
+    if (ms > 0) this.#sum += ms;
     if (ms > this.#max) this.#max = ms;
   }
 
@@ -54,10 +58,9 @@ export class Histogram {
   percentile(p: number): number {
     if (this.#count === 0) return 0;
     const rank = Math.max(1, Math.ceil((p / 100) * this.#count));
-    const indexes = [...this.#buckets.keys()].sort((a, b) => a - b);
     let seen = 0;
-    for (const index of indexes) {
-      seen += this.#buckets.get(index)!;
+    for (let index = 0; index < BUCKETS; index++) {
+      seen += this.#buckets[index]!;
       if (seen >= rank) return index === 0 ? MIN_US / 1000 : Math.exp((index + 0.5) * GROWTH) / 1000;
     }
     return this.#max;
@@ -67,7 +70,8 @@ export class Histogram {
   merge(data: { buckets: HistogramData; count: number; sum: number; max: number }): void {
     for (const [key, n] of Object.entries(data.buckets)) {
       const index = Number(key);
-      this.#buckets.set(index, (this.#buckets.get(index) ?? 0) + n);
+      if (!Number.isInteger(index) || index < 0) throw new Error(`histogram bucket ${key} is not an index`);
+      this.#buckets[Math.min(index, BUCKETS - 1)]! += n;
     }
     this.#count += data.count;
     this.#sum += data.sum;
@@ -76,12 +80,14 @@ export class Histogram {
 
   /** Serializable form for `merge`. */
   toJSON(): { buckets: HistogramData; count: number; sum: number; max: number } {
-    return { buckets: Object.fromEntries(this.#buckets), count: this.#count, sum: this.#sum, max: this.#max };
+    const buckets: HistogramData = {};
+    for (let index = 0; index < BUCKETS; index++) if (this.#buckets[index]! > 0) buckets[index] = this.#buckets[index]!;
+    return { buckets, count: this.#count, sum: this.#sum, max: this.#max };
   }
 
   /** Empties the histogram. */
   clear(): void {
-    this.#buckets.clear();
+    this.#buckets.fill(0);
     this.#count = 0;
     this.#sum = 0;
     this.#max = 0;

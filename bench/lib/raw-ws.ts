@@ -8,7 +8,7 @@
  * ```ts
  * import { connectRawWs } from "./raw-ws.ts";
  * const ws = await connectRawWs({ host: "127.0.0.1", port: 5007, path: "/wse" }, {
- *   onMessage(conn, opcode, payload) { console.log(opcode, payload.length); },
+ *   onMessage(conn, opcode, bytes, start, end) { console.log(opcode, end - start); },
  *   onClose(conn, code) { console.log("closed", code); },
  * });
  * ws.sendText('{"t":"ping","p":{}}');
@@ -27,6 +27,7 @@ const OP_PING = 9;
 const OP_PONG = 10;
 
 const utf8 = new TextEncoder();
+let readCount = 0;
 const latin1 = new TextDecoder("latin1");
 
 /** Where to connect. */
@@ -43,10 +44,16 @@ export interface RawWsTarget {
   timeoutMs?: number;
 }
 
-/** Callbacks of one connection; the payload view is only valid during the call. */
+/**
+ * Callbacks of one connection. A message's payload is `bytes[start, end)`, handed over in place
+ * (no copy, no view object per frame) and only valid during the call.
+ */
 export interface RawWsHandlers {
-  /** A complete data message (text or binary, reassembled when fragmented). */
-  onMessage(conn: RawWsConnection, opcode: number, payload: Uint8Array): void;
+  /**
+   * A complete data message (text or binary, reassembled when fragmented). `read` numbers the
+   * TCP reads of all connections: messages that arrived in the same read share it.
+   */
+  onMessage(conn: RawWsConnection, opcode: number, bytes: Uint8Array, start: number, end: number, read: number): void;
   /** The connection ended (close frame, TCP end or error); called once. */
   onClose?(conn: RawWsConnection, code: number, reason: string): void;
 }
@@ -156,6 +163,7 @@ export class RawWsConnection {
 
   /** @internal handles one TCP read. */
   receive(chunk: Uint8Array): void {
+    const read = ++readCount;
     if (!this.#handshakeDone) {
       chunk = this.#receiveUpgrade(chunk);
       if (!this.#handshakeDone || chunk.length === 0) return;
@@ -187,19 +195,24 @@ export class RawWsConnection {
       const masked = (b1 & 0x80) !== 0;
       if (masked) header += 4;
       if (at + header + length > end) break;
-      let payload = data.subarray(at + header, at + header + length);
+      const start = at + header;
+      at = start + length;
+      if ((b0 & 0x80) !== 0 && !masked && (b0 & 0x0f) !== 0 && (b0 & 0x0f) < 8) {
+        this.handlers.onMessage(this, b0 & 0x0f, data, start, at, read);
+        continue;
+      }
+      let payload = data.subarray(start, at);
       if (masked) {
-        const key = data.subarray(at + header - 4, at + header);
+        const key = data.subarray(start - 4, start);
         payload = payload.slice();
         for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
       }
-      at += header + length;
-      this.#frame(b0, payload);
+      this.#frame(b0, payload, read);
     }
     if (at < end && !this.#closed) this.#pending = data.slice(at);
   }
 
-  #frame(b0: number, payload: Uint8Array): void {
+  #frame(b0: number, payload: Uint8Array, read: number): void {
     const fin = (b0 & 0x80) !== 0;
     const opcode = b0 & 0x0f;
     if (opcode === OP_PING) {
@@ -226,7 +239,7 @@ export class RawWsConnection {
         offset += f.length;
       }
       this.#fragments = [];
-      this.handlers.onMessage(this, this.#fragmentOpcode, whole);
+      this.handlers.onMessage(this, this.#fragmentOpcode, whole, 0, whole.length, read);
       return;
     }
     if (!fin) {
@@ -234,7 +247,7 @@ export class RawWsConnection {
       this.#fragments = [payload.slice()];
       return;
     }
-    this.handlers.onMessage(this, opcode, payload);
+    this.handlers.onMessage(this, opcode, payload, 0, payload.length, read);
   }
 
   #receiveUpgrade(chunk: Uint8Array): Uint8Array {
@@ -304,6 +317,7 @@ export async function connectRawWs(target: RawWsTarget, handlers: RawWsHandlers,
     port: target.port,
     data: conn,
     socket: {
+      binaryType: "uint8array",
       data(s, chunk) {
         s.data.receive(chunk);
       },

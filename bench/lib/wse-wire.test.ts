@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { deflateSync } from "node:zlib";
 import { createCipheriv, randomBytes } from "node:crypto";
-import { frameToJson, parsePublication, scanPublication, WireError } from "./wse-wire.ts";
+import { bytesEqual, frameToJson, jsonStart, parsePublication, scanPublication, scanStamp, stamp, WireError } from "./wse-wire.ts";
 
 const enc = new TextEncoder();
 
@@ -25,6 +25,50 @@ describe("scanPublication", () => {
   test("returns null for non-objects", () => {
     expect(scanPublication(enc.encode("[1,2]"))).toBeNull();
     expect(scanPublication(enc.encode("garbage"))).toBeNull();
+  });
+});
+
+describe("scanStamp (in place)", () => {
+  const frame = '{"tp":"prices","e":"0000beef","o":42,"c":"U","t":"bench","v":1,"p":{"pad":"a b","n":41,"ts0":1764201234567.125}}';
+
+  test("reads a frame in the middle of a larger read without looking past its end", () => {
+    const tail = '{"tp":"x","e":"1","o":99,"p":{"n":98,"ts0":5}}';
+    const bytes = enc.encode(`junk${frame}${tail}`);
+    expect(scanStamp(bytes, 4, 4 + frame.length)).toBe(true);
+    expect(new TextDecoder().decode(bytes.subarray(stamp.topicStart, stamp.topicEnd))).toBe("prices");
+    expect([stamp.offset, stamp.n, stamp.ts0]).toEqual([42, 41, 1764201234567.125]);
+    expect(bytesEqual(bytes, stamp.topicStart, stamp.topicEnd, enc.encode("prices"))).toBe(true);
+    expect(bytesEqual(bytes, stamp.topicStart, stamp.topicEnd, enc.encode("price"))).toBe(false);
+    // a frame without the bench fields must not borrow them from the next frame in the buffer
+    const bare = '{"tp":"prices","e":"0000beef","o":7,"c":"U","t":"other","p":{}}';
+    const both = enc.encode(bare + tail);
+    expect(scanStamp(both, 0, bare.length)).toBe(false);
+  });
+
+  test("refuses what it cannot read exactly: escapes, exponents, truncation, other key orders", () => {
+    for (const text of [
+      '{"tp":"a\\b","e":"1","o":1,"p":{"n":0,"ts0":1}}',
+      '{"tp":"a","e":"1","o":1e3,"p":{"n":0,"ts0":1}}',
+      '{"tp":"a","e":"1","o":',
+      '{"c":"U","tp":"a","o":1,"p":{"n":0,"ts0":1}}',
+    ]) {
+      const bytes = enc.encode(text);
+      expect(scanStamp(bytes, 0, bytes.length)).toBe(false);
+    }
+  });
+
+  test("numbers: negatives, fractions and long fractions", () => {
+    const bytes = enc.encode('{"tp":"a","e":"1","o":-3,"p":{"n":12,"ts0":0.1234567890123}}');
+    expect(scanStamp(bytes, 0, bytes.length)).toBe(true);
+    expect(stamp.offset).toBe(-3);
+    expect(stamp.ts0).toBeCloseTo(0.1234567890123, 15);
+  });
+
+  test("legacy prefixes are skipped in place", () => {
+    const bytes = enc.encode(`U${frame}`);
+    expect(jsonStart(bytes, 0, bytes.length)).toBe(1);
+    expect(jsonStart(enc.encode(`WSE${frame}`), 0, frame.length + 3)).toBe(3);
+    expect(jsonStart(enc.encode(frame), 0, frame.length)).toBe(0);
   });
 });
 

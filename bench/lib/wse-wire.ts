@@ -93,95 +93,160 @@ export interface ScannedPublication {
   ts0: number;
 }
 
-const KEY_O = utf8Encoder.encode('"o":');
-const KEY_N = utf8Encoder.encode('"n":');
-const KEY_TS0 = utf8Encoder.encode('"ts0":');
+/**
+ * Result slots of `scanStamp`, reused by every call (no allocation per frame): valid until the
+ * next call. The topic is given as a byte range of the scanned buffer.
+ */
+export const stamp = {
+  /** First byte of the `tp` value (inside the quotes). */
+  topicStart: 0,
+  /** One past the last byte of the `tp` value. */
+  topicEnd: 0,
+  /** Stamp `o`. */
+  offset: 0,
+  /** Bench payload sequence number `p.n`. */
+  n: 0,
+  /** Bench payload publish time `p.ts0`, epoch ms (NaN when absent). */
+  ts0: Number.NaN,
+};
 
-function indexOfBytes(haystack: Uint8Array, needle: Uint8Array, from: number): number {
-  const first = needle[0]!;
-  const last = haystack.length - needle.length;
-  outer: for (let i = from; i <= last; i++) {
-    if (haystack[i] !== first) continue;
-    for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    return i;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+
+/** Index of `"o":` in `[from, end)`, or -1. */
+function findOffsetKey(bytes: Uint8Array, from: number, end: number): number {
+  for (let i = from; i + 4 <= end; i++) {
+    if (bytes[i] === QUOTE && bytes[i + 1] === 0x6f && bytes[i + 2] === QUOTE && bytes[i + 3] === COLON) return i;
   }
   return -1;
 }
 
-/** Last occurrence of `needle` starting at or before `from`. */
-function lastIndexOfBytes(haystack: Uint8Array, needle: Uint8Array, from: number): number {
-  const first = needle[0]!;
-  outer: for (let i = Math.min(from, haystack.length - needle.length); i >= 0; i--) {
-    if (haystack[i] !== first) continue;
-    for (let j = 1; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
-    return i;
+/** Last index of `"ts0":` in `[from, end)`, or -1. */
+function findTs0KeyBack(bytes: Uint8Array, from: number, end: number): number {
+  for (let i = end - 6; i >= from; i--) {
+    if (bytes[i] === QUOTE && bytes[i + 1] === 0x74 && bytes[i + 2] === 0x73 && bytes[i + 3] === 0x30 && bytes[i + 4] === QUOTE && bytes[i + 5] === COLON) return i;
   }
   return -1;
 }
 
-/** Reads a JSON number (no exponent) at `at`; NaN when there is none. */
-function readNumber(bytes: Uint8Array, at: number): number {
-  let value = 0;
+/** Last index of `"n":` in `[from, end)`, or -1. */
+function findNKeyBack(bytes: Uint8Array, from: number, end: number): number {
+  for (let i = end - 4; i >= from; i--) {
+    if (bytes[i] === QUOTE && bytes[i + 1] === 0x6e && bytes[i + 2] === QUOTE && bytes[i + 3] === COLON) return i;
+  }
+  return -1;
+}
+
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i);
+
+/**
+ * Reads a JSON number (no exponent) at `at`, not past `end`; NaN when there is none. Integer
+ * and fraction digits are accumulated as integers (one division at the end).
+ */
+function readNumber(bytes: Uint8Array, at: number, end: number): number {
   let i = at;
   let negative = false;
-  if (bytes[i] === 0x2d) {
+  if (i < end && bytes[i] === 0x2d) {
     negative = true;
     i++;
   }
   const start = i;
-  while (i < bytes.length && bytes[i]! >= 0x30 && bytes[i]! <= 0x39) value = value * 10 + (bytes[i++]! - 0x30);
-  if (i === start) return NaN;
-  if (bytes[i] === 0x2e) {
-    let scale = 0.1;
+  let value = 0;
+  let digit = 0;
+  while (i < end && (digit = bytes[i]! - 0x30) >= 0 && digit <= 9) {
+    value = value * 10 + digit;
     i++;
-    while (i < bytes.length && bytes[i]! >= 0x30 && bytes[i]! <= 0x39) {
-      value += (bytes[i++]! - 0x30) * scale;
-      scale /= 10;
-    }
   }
-  if (bytes[i] === 0x65 || bytes[i] === 0x45) return NaN;
+  if (i === start) return Number.NaN;
+  if (i < end && bytes[i] === 0x2e) {
+    i++;
+    const fractionStart = i;
+    let fraction = 0;
+    while (i < end && (digit = bytes[i]! - 0x30) >= 0 && digit <= 9) {
+      fraction = fraction * 10 + digit;
+      i++;
+    }
+    const digits = i - fractionStart;
+    if (digits >= POWERS_OF_TEN.length) return Number.NaN;
+    value += fraction / POWERS_OF_TEN[digits]!;
+  }
+  if (i < end && (bytes[i] === 0x65 || bytes[i] === 0x45)) return Number.NaN;
   return negative ? -value : value;
 }
 
-interface CachedTopic {
-  bytes: Uint8Array;
-  name: string;
-}
-const topicCache = new Map<number, CachedTopic>();
-
-/** The topic string for raw bytes, decoded once per distinct topic (FNV-1a keyed cache). */
-function topicOf(raw: Uint8Array): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < raw.length; i++) hash = Math.imul(hash ^ raw[i]!, 0x01000193);
-  const cached = topicCache.get(hash);
-  if (cached && cached.bytes.length === raw.length && cached.bytes.every((b, i) => b === raw[i])) return cached.name;
-  const name = utf8Decoder.decode(raw);
-  topicCache.set(hash, { bytes: raw.slice(), name });
-  return name;
+/**
+ * Where the JSON object of a frame's bytes starts, skipping a legacy prefix (`WSE{`, `S{`, `U{`);
+ * `start` itself when there is none.
+ */
+export function jsonStart(bytes: Uint8Array, start: number, end: number): number {
+  const b0 = bytes[start];
+  if (b0 === 0x7b || end - start < 2) return start;
+  if (b0 === 0x57 && end - start >= 4 && bytes[start + 1] === 0x53 && bytes[start + 2] === 0x45 && bytes[start + 3] === 0x7b) return start + 3;
+  if ((b0 === 0x53 || b0 === 0x55) && bytes[start + 1] === 0x7b) return start + 1;
+  return start;
 }
 
 /**
- * Reads the stamp and bench fields of a publication's JSON bytes. The fast path expects the
- * stamp first (`{"tp":"…","e":…,"o":N,…`) and the bench fields last in the payload
- * (`…"n":N,"ts0":T}}`), the shape every system here sends; anything else is parsed with
- * `JSON.parse`. Returns null for frames that are not JSON objects.
+ * Reads a publication's stamp and bench fields from the JSON object in `bytes[start, end)`
+ * without allocating, into `stamp`. Returns true only for the shape every system here sends:
+ * the stamp first (`{"tp":"…","e":…,"o":N,…`, topic without escapes) and the bench fields last
+ * in the payload (`…"n":N,"ts0":T}}`). False means "not recognised": the caller must fall back
+ * to `parsePublication`, so an unexpected shape costs time, never correctness.
+ */
+export function scanStamp(bytes: Uint8Array, start: number, end: number): boolean {
+  if (
+    end - start < 8 ||
+    bytes[start] !== 0x7b ||
+    bytes[start + 1] !== QUOTE ||
+    bytes[start + 2] !== 0x74 ||
+    bytes[start + 3] !== 0x70 ||
+    bytes[start + 4] !== QUOTE ||
+    bytes[start + 5] !== COLON ||
+    bytes[start + 6] !== QUOTE
+  ) {
+    return false;
+  }
+  const topicStart = start + 7;
+  let topicEnd = topicStart;
+  let b = 0;
+  while (topicEnd < end && (b = bytes[topicEnd]!) !== QUOTE) {
+    if (b === BACKSLASH) return false;
+    topicEnd++;
+  }
+  if (topicEnd >= end) return false;
+  const oAt = findOffsetKey(bytes, topicEnd, end);
+  if (oAt < 0) return false;
+  const tsAt = findTs0KeyBack(bytes, oAt, end);
+  if (tsAt < 0) return false;
+  const nAt = findNKeyBack(bytes, oAt + 4, tsAt);
+  if (nAt < 0) return false;
+  const offset = readNumber(bytes, oAt + 4, end);
+  const n = readNumber(bytes, nAt + 4, end);
+  if (offset !== offset || n !== n) return false;
+  stamp.topicStart = topicStart;
+  stamp.topicEnd = topicEnd;
+  stamp.offset = offset;
+  stamp.n = n;
+  stamp.ts0 = readNumber(bytes, tsAt + 6, end);
+  return true;
+}
+
+/** True when `bytes[start, end)` equals `expected`. */
+export function bytesEqual(bytes: Uint8Array, start: number, end: number, expected: Uint8Array): boolean {
+  if (end - start !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (bytes[start + i] !== expected[i]) return false;
+  return true;
+}
+
+/**
+ * Reads the stamp and bench fields of a publication's JSON bytes: `scanStamp` when the frame
+ * has the usual shape, `JSON.parse` otherwise. Returns null for frames that are not JSON objects.
  */
 export function scanPublication(json: Uint8Array): ScannedPublication | null {
   if (json[0] !== 0x7b) return null;
-  if (json[1] === 0x22 && json[2] === 0x74 && json[3] === 0x70 && json[4] === 0x22 && json[5] === 0x3a && json[6] === 0x22) {
-    const topicEnd = json.indexOf(0x22, 7);
-    const raw = topicEnd > 0 ? json.subarray(7, topicEnd) : null;
-    if (raw && !raw.includes(0x5c)) {
-      const oAt = indexOfBytes(json, KEY_O, topicEnd);
-      const tsAt = lastIndexOfBytes(json, KEY_TS0, json.length - 1);
-      const nAt = tsAt > 0 ? lastIndexOfBytes(json, KEY_N, tsAt) : -1;
-      if (oAt > 0 && nAt > oAt) {
-        const offset = readNumber(json, oAt + KEY_O.length);
-        const n = readNumber(json, nAt + KEY_N.length);
-        const ts0 = readNumber(json, tsAt + KEY_TS0.length);
-        if (!Number.isNaN(offset) && !Number.isNaN(n)) return { topic: topicOf(raw), offset, n, ts0 };
-      }
-    }
+  if (scanStamp(json, 0, json.length)) {
+    return { topic: utf8Decoder.decode(json.subarray(stamp.topicStart, stamp.topicEnd)), offset: stamp.offset, n: stamp.n, ts0: stamp.ts0 };
   }
   return parsePublication(json);
 }
