@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { topicProblem } from "../server/engine/topics.ts";
 import { checkTopic, resolveOptions } from "./options.ts";
 
 describe("client options", () => {
@@ -39,5 +40,25 @@ describe("client options", () => {
     expect(() => checkTopic("é".repeat(129))).toThrow(/256 bytes/);
     expect(() => checkTopic("a\nb")).toThrow(/control/);
     expect(() => checkTopic(42)).toThrow(TypeError);
+    expect(() => checkTopic("a\u0085b")).toThrow(/control/);
+    expect(() => checkTopic("\u009f")).toThrow(/control/);
+    expect(checkTopic("\u00a0")).toBe("\u00a0");
+  });
+
+  test("topic names: the client refuses exactly what the server refuses", () => {
+    const candidates: unknown[] = [undefined, null, 42, ["a"], "", "a".repeat(256), "a".repeat(257), "é".repeat(128), "é".repeat(129)];
+    candidates.push("\ud800", "x\udc00".repeat(85), "x\udc00".repeat(86), "😀".repeat(64), "😀".repeat(64) + "a");
+    for (let code = 0; code <= 0x2ff; code++) candidates.push(`t${String.fromCharCode(code)}`);
+    for (const code of [0x2028, 0x2029, 0xfeff, 0xfffe, 0xffff]) candidates.push(String.fromCharCode(code));
+    const disagreements = candidates.filter((topic) => {
+      let clientRejects = false;
+      try {
+        checkTopic(topic);
+      } catch {
+        clientRejects = true;
+      }
+      return clientRejects !== (topicProblem(topic) !== null);
+    });
+    expect(disagreements).toEqual([]);
   });
 });

@@ -101,12 +101,18 @@ function positive(name: string, value: number | undefined, fallback: number): nu
   return value;
 }
 
-/** Validates a topic name as the server will (1–256 bytes, no control characters). */
+/** Control characters a topic must not contain: C0, DEL and C1 (the server's rule, PROTOCOL.md §3). */
+// deno-lint-ignore no-control-regex
+const TOPIC_CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * Validates a topic name exactly as the server does (1–256 bytes of UTF-8, no C0/DEL/C1 control
+ * characters) and returns it; throws `TypeError`/`RangeError` otherwise.
+ */
 export function checkTopic(topic: unknown): string {
   if (typeof topic !== "string" || topic.length === 0) throw new TypeError("a topic must be a non-empty string");
   if (new TextEncoder().encode(topic).length > 256) throw new RangeError(`topic longer than 256 bytes: ${topic.slice(0, 40)}…`);
-  // deno-lint-ignore no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(topic)) throw new RangeError("a topic must not contain control characters");
+  if (TOPIC_CONTROL.test(topic)) throw new RangeError("a topic must not contain control characters");
   return topic;
 }
 
