@@ -48,6 +48,14 @@ export interface DrainOptions {
   closeCode: number;
 }
 
+/** Limits of `POST /api/publish/batch`. */
+export interface PublishBatchOptions {
+  /** Most messages in one batch; more → 413 `TOO_MANY_MESSAGES` (default 100). */
+  maxMessages: number;
+  /** Largest batch body in bytes; more → 413 `BODY_TOO_LARGE` (default 4 MiB). */
+  maxBytes: number;
+}
+
 /** Every option `createServer` accepts; all optional, see `ResolvedOptions` for defaults. */
 export interface ServerOptions {
   /** Bind address (default "0.0.0.0"). */
@@ -60,6 +68,12 @@ export interface ServerOptions {
   jwt?: AuthConfig;
   /** Bearer key for the `/api/*` HTTP routes (a wrong or missing key → 401); absent = the API is disabled and answers 403. */
   apiKey?: string;
+  /** Bearer token `GET /metrics` requires (a wrong or missing token → 401); absent = `/metrics` is open. */
+  metricsToken?: string;
+  /** Most per-topic series (`wse_topic_subscribers`) in `/metrics`; 0 = no topic names (default 100). */
+  metricsTopicLimit?: number;
+  /** Limits of `POST /api/publish/batch` (merged with the defaults). */
+  publishBatch?: Partial<PublishBatchOptions>;
   /** Cookie read for the token first (default "access_token"). */
   cookieName?: string;
   /** Accept `?token=<jwt>` in the URL (default true). */
@@ -121,6 +135,9 @@ export interface ResolvedOptions {
   path: string;
   jwt: AuthConfig | undefined;
   apiKey: string | undefined;
+  metricsToken: string | undefined;
+  metricsTopicLimit: number;
+  publishBatch: PublishBatchOptions;
   cookieName: string;
   allowQueryToken: boolean;
   origins: string[] | undefined;
@@ -154,6 +171,8 @@ export const DEFAULTS = {
   host: "0.0.0.0",
   port: 5007,
   path: "/wse",
+  metricsTopicLimit: 100,
+  publishBatch: { maxMessages: 100, maxBytes: 4 * 1024 * 1024 },
   cookieName: "access_token",
   allowQueryToken: true,
   recovery: true,
@@ -189,6 +208,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   const history = { ...DEFAULTS.history, ...options.history };
   const rateLimit = { ...DEFAULTS.rateLimit, ...options.rateLimit };
   const drain = { ...DEFAULTS.drain, ...options.drain };
+  const publishBatch = { ...DEFAULTS.publishBatch, ...options.publishBatch };
   const path = options.path ?? DEFAULTS.path;
   if (!path.startsWith("/")) throw new TypeError(`option path must start with "/", got ${path}`);
   const port = options.port ?? DEFAULTS.port;
@@ -199,6 +219,12 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     path,
     jwt: options.jwt,
     apiKey: options.apiKey,
+    metricsToken: options.metricsToken,
+    metricsTopicLimit: positiveInt("metricsTopicLimit", options.metricsTopicLimit ?? DEFAULTS.metricsTopicLimit, true),
+    publishBatch: {
+      maxMessages: positiveInt("publishBatch.maxMessages", publishBatch.maxMessages),
+      maxBytes: positiveInt("publishBatch.maxBytes", publishBatch.maxBytes),
+    },
     cookieName: options.cookieName ?? DEFAULTS.cookieName,
     allowQueryToken: options.allowQueryToken ?? DEFAULTS.allowQueryToken,
     origins: options.origins,

@@ -1,24 +1,33 @@
 /**
- * Bearer API key check for `/api/*`: the presented key and the configured key are both hashed
- * with SHA-256 and the digests compared in constant time, so neither the key's content nor its
- * length leaks through timing.
+ * Bearer key checks for `/api/*` (the API key) and `/metrics` (the metrics token), in constant
+ * time: the comparison always walks a fixed span of at least `COMPARE_SPAN` characters (longer
+ * only for a longer configured key, or for a longer presented key, which the caller chose), and
+ * has no early exit, so the time taken reveals neither the configured key's content nor its length.
+ *
+ * @example
+ * ```ts
+ * const matches = createKeyCheck("the-configured-key");
+ * matches(bearerKey(request.headers.get("authorization"))); // true or false
+ * ```
  *
  * @module
  */
 
-const encoder = new TextEncoder();
+/** Characters every comparison walks at least. */
+export const COMPARE_SPAN = 256;
 
-/** Constant-time equality of two strings (compares SHA-256 digests). */
-export async function constantTimeEquals(a: string, b: string): Promise<boolean> {
-  const [da, db] = await Promise.all([
-    crypto.subtle.digest("SHA-256", encoder.encode(a)),
-    crypto.subtle.digest("SHA-256", encoder.encode(b)),
-  ]);
-  const x = new Uint8Array(da);
-  const y = new Uint8Array(db);
-  let diff = 0;
-  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
+/** Constant-time equality of two strings over `max(COMPARE_SPAN, a.length, b.length)` characters. */
+export function constantTimeEquals(a: string, b: string): boolean {
+  const span = Math.max(COMPARE_SPAN, a.length, b.length);
+  let diff = a.length ^ b.length;
+  // charCodeAt past the end is NaN, and NaN | 0 is 0: both strings read as zero-padded to `span`.
+  for (let i = 0; i < span; i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0);
   return diff === 0;
+}
+
+/** A check of presented keys against one configured key; a `null` key (no or malformed header) never matches. */
+export function createKeyCheck(configured: string): (presented: string | null) => boolean {
+  return (presented) => presented !== null && constantTimeEquals(presented, configured);
 }
 
 /** The key in `Authorization: Bearer <key>`, or `null`. */

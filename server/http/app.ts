@@ -1,11 +1,18 @@
 /**
- * The HTTP side of the server, a hono app: `GET /health`, `GET /metrics` (Prometheus text) and
- * the `/api/*` routes for backends (publish, broadcast, disconnect, presence, history).
+ * The HTTP side of the server: `GET /health`, `GET /metrics` (Prometheus text) and the `/api/*`
+ * routes for backends (publish, publish batch, broadcast, disconnect, presence, history).
+ *
+ * `POST /api/publish` and `POST /api/publish/batch` take a fast path: an exact match of method
+ * and path, the API key check, one body read, one `JSON.parse` and the server's `publish`, with
+ * no router or middleware in between. Every other request (and any other spelling of those
+ * paths) goes to a hono app, whose routes answer the publish paths with the same handlers.
  *
  * `/api/*` requires `Authorization: Bearer <api key>` (compared in constant time). With no API
  * key configured the API is disabled: every `/api/*` request gets 403 with a message saying
  * how to enable it (binding to loopback is no protection behind a reverse proxy, so there is no
- * loopback exception).
+ * loopback exception). `/metrics` requires `Authorization: Bearer <metrics token>` when a
+ * metrics token is configured (a separate secret, so a Prometheus config never holds a key that
+ * can publish), and is open otherwise.
  *
  * Errors are JSON: `{"error": "<CODE>", "message": "…"}`.
  *
@@ -17,19 +24,19 @@
  *
  * @module
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import type { ResolvedOptions } from "../options.ts";
 import type { Logger, WseServer } from "../types.ts";
-import { bearerKey, constantTimeEquals } from "./api-key.ts";
+import { bearerKey, createKeyCheck } from "./api-key.ts";
 import { formatMetrics, PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
+import { createPublishHandlers } from "./publish.ts";
+import { callServer, errorResponse, jsonResponse } from "./responses.ts";
 import {
   HttpInputError,
   parseEpochParam,
   parseIntegerParam,
   readJsonObject,
   validateOptionalCloseCode,
-  validateOptionalId,
-  validateOptionalPriority,
   validateOptionalString,
   validateTopic,
   validateType,
@@ -37,34 +44,58 @@ import {
 
 /** Extra settings of the HTTP app (all optional). */
 export interface HttpAppExtras {
-  /** Per-topic series in `/metrics` (default 100). */
+  /** Per-topic series in `/metrics` (default: `options.metricsTopicLimit`). */
   metricsTopicLimit?: number;
   /** Logs API failures that are the server's fault (5xx). */
   logger?: Logger;
 }
 
 /** The parts of `ResolvedOptions` the HTTP app reads. */
-export type HttpAppOptions = Pick<ResolvedOptions, "apiKey" | "maxMessageSize" | "history">;
+export type HttpAppOptions = Pick<
+  ResolvedOptions,
+  "apiKey" | "maxMessageSize" | "history" | "metricsToken" | "metricsTopicLimit" | "publishBatch"
+>;
+
+/** The HTTP app: `fetch` for the host, `request` for tests and tools (relative paths allowed). */
+export interface HttpApp {
+  /** Answers one request. */
+  fetch(request: Request): Response | Promise<Response>;
+  /** Answers a request built from a path (`"/health"`) or URL and `init`, like hono's `app.request`. */
+  request(input: string | Request, init?: RequestInit): Promise<Response>;
+}
 
 /** Message of the 403 answer when no API key is configured. */
 export const API_DISABLED_MESSAGE =
   "the HTTP API is disabled because no API key is configured; set WSE_API_KEY (or --api-key, or the apiKey option)";
 
-/** Builds the hono app for a server (`/health`, `/metrics`, `/api/*`). */
-export function createHttpApp(server: WseServer, options: HttpAppOptions, extras: HttpAppExtras = {}): Hono {
-  const app = new Hono();
+/** Path of the publish route. */
+export const PUBLISH_PATH = "/api/publish";
+/** Path of the batch publish route. */
+export const PUBLISH_BATCH_PATH = "/api/publish/batch";
+
+/** Builds the HTTP app for a server (`/health`, `/metrics`, `/api/*`). */
+export function createHttpApp(server: WseServer, options: HttpAppOptions, extras: HttpAppExtras = {}): HttpApp {
+  const logger = extras.logger;
   const maxBody = options.maxMessageSize;
   const historyCap = Math.max(1, options.history.maxRecovery);
+  const topicLimit = extras.metricsTopicLimit ?? options.metricsTopicLimit;
+  const apiKeyMatches = options.apiKey ? createKeyCheck(options.apiKey) : null;
+  const metricsTokenMatches = options.metricsToken ? createKeyCheck(options.metricsToken) : null;
+  const handlers = createPublishHandlers(server, { maxBodyBytes: maxBody, batch: options.publishBatch }, logger);
 
-  app.onError((error, c) => {
-    if (error instanceof HttpInputError) return c.json({ error: error.code, message: error.message }, error.status);
-    if (error instanceof ServiceUnavailable) {
-      extras.logger?.warn("http api unavailable", { path: c.req.path, error: error.reason });
-      return c.json({ error: "UNAVAILABLE", message: error.message }, 503);
-    }
-    extras.logger?.error("http api error", { path: c.req.path, method: c.req.method, error });
-    return c.json({ error: "INTERNAL", message: "internal server error" }, 500);
-  });
+  /** The refusal of an `/api/*` request without the right key, or null when it may pass. */
+  const refuseApi = (request: Request): Response | null => {
+    if (!apiKeyMatches) return jsonResponse(403, { error: "API_DISABLED", message: API_DISABLED_MESSAGE });
+    if (apiKeyMatches(bearerKey(request.headers.get("authorization")))) return null;
+    return jsonResponse(
+      401,
+      { error: "UNAUTHORIZED", message: "missing or wrong API key (Authorization: Bearer <key>)" },
+      { "www-authenticate": 'Bearer realm="wse"' },
+    );
+  };
+
+  const app = new Hono();
+  app.onError((error, c) => errorResponse(error, c.req.method, c.req.path, logger));
   app.notFound((c) => c.json({ error: "NOT_FOUND", message: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
   app.get("/health", (c) => {
@@ -77,40 +108,31 @@ export function createHttpApp(server: WseServer, options: HttpAppOptions, extras
   });
 
   app.get("/metrics", (c) => {
-    const text = formatMetrics(server.metrics(), { topicLimit: extras.metricsTopicLimit ?? 100 });
+    if (metricsTokenMatches && !metricsTokenMatches(bearerKey(c.req.header("authorization")))) {
+      return jsonResponse(
+        401,
+        { error: "UNAUTHORIZED", message: "missing or wrong metrics token (Authorization: Bearer <token>)" },
+        { "www-authenticate": 'Bearer realm="wse-metrics"' },
+      );
+    }
+    const text = formatMetrics(server.metrics(), { topicLimit });
     return c.body(text, 200, { "content-type": PROMETHEUS_CONTENT_TYPE });
   });
 
   app.use("/api/*", async (c, next) => {
-    const configured = options.apiKey;
-    if (!configured) return c.json({ error: "API_DISABLED", message: API_DISABLED_MESSAGE }, 403);
-    const presented = bearerKey(c.req.header("authorization"));
-    if (presented === null || !(await constantTimeEquals(presented, configured))) {
-      c.header("www-authenticate", 'Bearer realm="wse"');
-      return c.json({ error: "UNAUTHORIZED", message: "missing or wrong API key (Authorization: Bearer <key>)" }, 401);
-    }
+    const refused = refuseApi(c.req.raw);
+    if (refused) return refused;
     await next();
   });
 
-  app.post("/api/publish", async (c) => {
-    const body = await readJsonObject(c.req.raw, maxBody);
-    const topic = validateTopic(body.topic);
-    const type = validateType(body.type);
-    requirePayload(body);
-    const id = validateOptionalId(body.id);
-    const priority = validateOptionalPriority(body.priority);
-    const correlationId = validateOptionalString(body.correlation_id ?? body.cid, "correlation_id", 256);
-    const position = await unavailableOnThrow(c, () =>
-      server.publish(topic, type, body.payload, { id, priority, correlationId }),
-    );
-    return c.json({ epoch: position.epoch, offset: position.offset });
-  });
+  app.post(PUBLISH_PATH, (c) => handlers.publish(c.req.raw, c.req.path));
+  app.post(PUBLISH_BATCH_PATH, (c) => handlers.batch(c.req.raw, c.req.path));
 
   app.post("/api/broadcast", async (c) => {
     const body = await readJsonObject(c.req.raw, maxBody);
     const type = validateType(body.type);
     requirePayload(body);
-    await unavailableOnThrow(c, () => server.broadcast(type, body.payload));
+    await callServer(c.req.path, () => server.broadcast(type, body.payload));
     return c.json({ ok: true });
   });
 
@@ -123,13 +145,13 @@ export function createHttpApp(server: WseServer, options: HttpAppOptions, extras
     }
     const code = validateOptionalCloseCode(body.code);
     const reason = validateOptionalString(body.reason, "reason", 120);
-    const closed = await unavailableOnThrow(c, () => server.disconnect({ userId, connectionId, code, reason }));
+    const closed = await callServer(c.req.path, () => server.disconnect({ userId, connectionId, code, reason }));
     return c.json({ disconnected: closed });
   });
 
   app.get("/api/presence/:topic{.+}", async (c) => {
     const topic = validateTopic(c.req.param("topic"));
-    const summary = await unavailableOnThrow(c, () => server.presence(topic));
+    const summary = await callServer(c.req.path, () => server.presence(topic));
     return c.json(summary);
   });
 
@@ -138,7 +160,7 @@ export function createHttpApp(server: WseServer, options: HttpAppOptions, extras
     const epoch = parseEpochParam(c.req.query("epoch"));
     const since = parseIntegerParam(c.req.query("since"), "since", -1);
     const limit = Math.min(parseIntegerParam(c.req.query("limit"), "limit", 1) ?? historyCap, historyCap);
-    const answer = await unavailableOnThrow(c, () => server.history(topic, { epoch, since, limit }));
+    const answer = await callServer(c.req.path, () => server.history(topic, { epoch, since, limit }));
     return c.json({
       topic,
       epoch: answer.top.epoch,
@@ -156,35 +178,45 @@ export function createHttpApp(server: WseServer, options: HttpAppOptions, extras
     });
   });
 
-  return app;
+  /** The publish routes without the router: exact method and path, key check, handler. */
+  const fastPublish = (request: Request, path: string, handle: (request: Request, path: string) => Promise<Response>) => {
+    const refused = refuseApi(request);
+    if (refused) return refused;
+    return handle(request, path).catch((error: unknown) => errorResponse(error, "POST", path, logger));
+  };
+
+  const fetch = (request: Request): Response | Promise<Response> => {
+    if (request.method === "POST") {
+      const path = pathOf(request.url);
+      if (path === PUBLISH_PATH) return fastPublish(request, path, handlers.publish);
+      if (path === PUBLISH_BATCH_PATH) return fastPublish(request, path, handlers.batch);
+    }
+    return app.fetch(request);
+  };
+
+  return {
+    fetch,
+    request(input, init) {
+      const request =
+        input instanceof Request
+          ? init ? new Request(input, init) : input
+          : new Request(/^https?:\/\//.test(input) ? input : `http://localhost${input}`, init);
+      return Promise.resolve(fetch(request));
+    },
+  };
+}
+
+/** The path of an absolute URL as the router sees it: from the first `/` after the host up to `?`. */
+export function pathOf(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  if (start < 0) return "/";
+  const query = url.indexOf("?", start);
+  return query < 0 ? url.slice(start) : url.slice(start, query);
 }
 
 function requirePayload(body: Record<string, unknown>): void {
   const payload = body.payload;
   if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
     throw new HttpInputError(400, "INVALID_PAYLOAD", "payload must be a JSON object");
-  }
-}
-
-/**
- * The server rejects bad input with `TypeError` (its documented contract) → 400; any other
- * failure of the call (broker down, …) becomes 503 with a logged cause.
- */
-async function unavailableOnThrow<T>(c: Context, action: () => Promise<T>): Promise<T> {
-  try {
-    return await action();
-  } catch (error) {
-    if (error instanceof HttpInputError) throw error;
-    if (error instanceof TypeError) throw new HttpInputError(400, "INVALID_REQUEST", error.message);
-    throw new ServiceUnavailable(error, c.req.path);
-  }
-}
-
-class ServiceUnavailable extends Error {
-  readonly reason: unknown;
-  constructor(reason: unknown, path: string) {
-    super(`${path}: ${reason instanceof Error ? reason.message : String(reason)}`);
-    this.name = "ServiceUnavailable";
-    this.reason = reason;
   }
 }

@@ -103,21 +103,34 @@ export function parseEpochParam(value: string | undefined): string | undefined {
 
 /** Parses a JSON request body of at most `maxBytes` into a plain object; else throws. */
 export async function readJsonObject(request: Request, maxBytes: number): Promise<Record<string, unknown>> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) {
-    throw new HttpInputError(413, "BODY_TOO_LARGE", `request body larger than ${maxBytes} bytes`);
-  }
-  const bytes = await readLimited(request, maxBytes);
-  let value: unknown;
-  try {
-    value = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
-  } catch {
-    throw new HttpInputError(400, "INVALID_JSON", "request body must be valid UTF-8 JSON");
-  }
+  const value = await readJson(request, maxBytes);
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new HttpInputError(400, "INVALID_BODY", "request body must be a JSON object");
   }
   return value as Record<string, unknown>;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Parses a JSON request body of at most `maxBytes` (413 beyond, 400 when it is not UTF-8 JSON).
+ * A body with a `Content-Length` is read in one piece (the declared length is checked first);
+ * a body without one (chunked) is streamed and refused as soon as it passes the limit.
+ */
+export async function readJson(request: Request, maxBytes: number): Promise<unknown> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) throw bodyTooLarge(maxBytes);
+  const bytes = declared !== null ? new Uint8Array(await request.arrayBuffer()) : await readLimited(request, maxBytes);
+  if (bytes.byteLength > maxBytes) throw bodyTooLarge(maxBytes);
+  try {
+    return JSON.parse(utf8.decode(bytes));
+  } catch {
+    throw new HttpInputError(400, "INVALID_JSON", "request body must be valid UTF-8 JSON");
+  }
+}
+
+function bodyTooLarge(maxBytes: number): HttpInputError {
+  return new HttpInputError(413, "BODY_TOO_LARGE", `request body larger than ${maxBytes} bytes`);
 }
 
 async function readLimited(request: Request, maxBytes: number): Promise<Uint8Array> {
@@ -131,7 +144,7 @@ async function readLimited(request: Request, maxBytes: number): Promise<Uint8Arr
     total += value.byteLength;
     if (total > maxBytes) {
       await reader.cancel().catch(() => {});
-      throw new HttpInputError(413, "BODY_TOO_LARGE", `request body larger than ${maxBytes} bytes`);
+      throw bodyTooLarge(maxBytes);
     }
     chunks.push(value);
   }
