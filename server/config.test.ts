@@ -90,6 +90,22 @@ describe("environment", () => {
   });
 });
 
+describe("HTTP API settings", () => {
+  test("metrics token, metrics topics and batch limits from the environment, flags and a file", () => {
+    expect(
+      load([], { WSE_METRICS_TOKEN: "m-token", WSE_METRICS_TOPICS: "0", WSE_BATCH_MAX_MESSAGES: "50", WSE_BATCH_MAX_BYTES: "65536" }).options,
+    ).toEqual({ metricsToken: "m-token", metricsTopicLimit: 0, publishBatch: { maxMessages: 50, maxBytes: 65536 } });
+    expect(load(["--metrics-token", "f-token", "--metrics-topics", "10", "--batch-max-messages=20"]).options).toEqual({
+      metricsToken: "f-token",
+      metricsTopicLimit: 10,
+      publishBatch: { maxMessages: 20 },
+    });
+    files["/http.json"] = JSON.stringify({ metricsToken: "file-token", publishBatch: { maxBytes: 1024 } });
+    expect(load(["--config", "/http.json"]).options).toEqual({ metricsToken: "file-token", publishBatch: { maxBytes: 1024 } });
+    expect(() => load([], { WSE_BATCH_MAX_MESSAGES: "many" })).toThrow("WSE_BATCH_MAX_MESSAGES");
+  });
+});
+
 describe("flags", () => {
   test("--name value, --name=value, booleans and negation", () => {
     const config = load(["--port", "7000", "--host=::1", "--no-recovery", "--presence", "--client-publish=false", "--demo", "--redis", "redis://r:1"]);

@@ -32,3 +32,17 @@ test("bad values throw a TypeError naming the option", () => {
   expect(() => resolveOptions({ history: { size: -1 } })).toThrow("history.size");
   expect(() => resolveOptions({ maxMessageSize: 1.5 })).toThrow("maxMessageSize");
 });
+
+test("HTTP options: metrics token, metrics topic limit, batch limits", () => {
+  const defaults = resolveOptions();
+  expect(defaults.metricsToken).toBeUndefined();
+  expect(defaults.metricsTopicLimit).toBe(100);
+  expect(defaults.publishBatch).toEqual({ maxMessages: 100, maxBytes: 4 * 1024 * 1024 });
+  const o = resolveOptions({ metricsToken: "t", metricsTopicLimit: 0, publishBatch: { maxMessages: 7 } });
+  expect(o.metricsToken).toBe("t");
+  expect(o.metricsTopicLimit).toBe(0);
+  expect(o.publishBatch).toEqual({ maxMessages: 7, maxBytes: DEFAULTS.publishBatch.maxBytes });
+  expect(() => resolveOptions({ metricsTopicLimit: -1 })).toThrow("metricsTopicLimit");
+  expect(() => resolveOptions({ publishBatch: { maxMessages: 0 } })).toThrow("publishBatch.maxMessages");
+  expect(() => resolveOptions({ publishBatch: { maxBytes: 2.5 } })).toThrow("publishBatch.maxBytes");
+});

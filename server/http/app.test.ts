@@ -67,6 +67,43 @@ describe("GET /health and /metrics", () => {
   });
 });
 
+describe("GET /metrics with a metrics token", () => {
+  const TOKEN = "metrics-token-0123456789";
+  const scrape = (target: ReturnType<typeof createHttpApp>, authorization?: string) =>
+    target.request("/metrics", { headers: authorization ? { authorization } : {} });
+
+  test("a token is required when configured: 401 without it, with a wrong one, or with the API key", async () => {
+    const guarded = createHttpApp(server, { ...server.options, metricsToken: TOKEN });
+    for (const authorization of [undefined, "Bearer wrong", `Bearer ${TOKEN}x`, `Basic ${TOKEN}`, `Bearer ${API_KEY}`]) {
+      const res = await scrape(guarded, authorization);
+      expect({ authorization, status: res.status }).toEqual({ authorization, status: 401 });
+      expect(res.headers.get("www-authenticate")).toBe('Bearer realm="wse-metrics"');
+      const body = await res.json();
+      expect(body.error).toBe("UNAUTHORIZED");
+      expect(JSON.stringify(body)).not.toContain("wse_");
+    }
+    const ok = await scrape(guarded, `Bearer ${TOKEN}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toMatch(/^wse_connections \d+$/m);
+    expect((await guarded.request("/health")).status).toBe(200);
+  });
+
+  test("without a token /metrics stays open (the default)", async () => {
+    expect(server.options.metricsToken).toBeUndefined();
+    expect((await scrape(app)).status).toBe(200);
+  });
+
+  test("metricsTopicLimit 0 leaves every topic name out", async () => {
+    const topic = topicName("hidden");
+    await connect([topic]);
+    expect(await (await scrape(app)).text()).toContain(`topic="${topic}"`);
+    const anonymous = createHttpApp(server, { ...server.options, metricsTopicLimit: 0 });
+    const text = await (await scrape(anonymous)).text();
+    expect(text).not.toContain("wse_topic_subscribers{");
+    expect(text).toMatch(/^wse_topics [1-9]\d*$/m);
+  });
+});
+
 describe("API key", () => {
   test("missing or wrong key → 401 JSON", async () => {
     for (const headers of [{} as Record<string, string>, { authorization: "Bearer wrong" }, { authorization: `Basic ${API_KEY}` }, { authorization: `Bearer ${API_KEY}x` }]) {
