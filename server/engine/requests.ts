@@ -45,7 +45,7 @@ export async function presenceRequest(session: Session, env: Envelope): Promise<
 /** `sync_request`: asks the application's snapshot provider per topic, then `snapshot_complete`. */
 export async function snapshots(session: Session, env: Envelope): Promise<void> {
   const raw = env.p.topics;
-  const topics = Array.isArray(raw) ? raw : typeof raw === "string" ? [raw] : [...session.subscriptions];
+  const topics = Array.isArray(raw) ? raw : typeof raw === "string" ? [raw] : session.topicList();
   const hook = session.engine.options.hooks.snapshot;
   const served: string[] = [];
   let sent = 0;

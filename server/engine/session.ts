@@ -45,6 +45,22 @@ function encodeBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString("base64");
 }
 
+/** Per-connection state most connections never need; allocated on first use. */
+interface RareState {
+  /** Session key once encryption is on. */
+  key: SessionKey | null;
+  /** Our key pair of the exchange (its public half goes into `server_hello`). */
+  keyPair: EcdhKeyPair | null;
+  /** Topics where this connection is present. */
+  presenceTopics: Set<string> | null;
+  /** Invalid frames in the last 10 s (4400 on sustained garbage). */
+  garbage: AbuseTracker | null;
+  /** Consecutive frames that failed to decrypt. */
+  decryptFailures: number;
+  /** When the last `RATE_LIMITED` error went out, ms. */
+  lastRateLimitedError: number;
+}
+
 /** A connected client. */
 export class Session implements HubMember, ConnectionInfo {
   /** Server-assigned connection id. */
@@ -55,34 +71,27 @@ export class Session implements HubMember, ConnectionInfo {
   readonly claims: Record<string, unknown>;
   /** Remote address, when known. */
   readonly remoteAddress?: string;
-  /** Topics held (live or being subscribed). */
-  readonly subscriptions = new Set<string>();
-  /** Topics where this connection is present (allocated on first use: most connections never are). */
-  presenceTopics: Set<string> | null = null;
   /** Last inbound frame, ms. */
   lastSeen: number;
   /** Connected at, ms. */
   readonly connectedAt: number;
   /** Closed (or closing): nothing more is sent or handled. */
   closed = false;
-
-  #variant: Variant;
-  #key: SessionKey | null = null;
-  #keyPair: EcdhKeyPair | null = null;
-  readonly #msgpack: boolean;
-  #zstd = false;
   /** The engine this connection belongs to. */
   readonly engine: Engine;
-  readonly #socket: HostSocket;
   /** The connection's topic ACL (`wse_topics`), null for no restriction. */
   readonly acl: { allows(topic: string): boolean } | null;
-  /** Created with the first inbound frame (idle connections never need one). */
+
+  readonly #socket: HostSocket;
+  /** JSON, zstd (negotiated in `client_hello`) or msgpack (fixed by `?format=msgpack`). */
+  #variant: Variant;
+  /** Topics held (live or being subscribed): none, one (most connections: no Set), or a Set of two or more. */
+  #topics: string | Set<string> | null = null;
+  /** Created with the first inbound frame and dropped again at rest (idle connections need none). */
   #limiter: InboundRateLimiter | null = null;
-  #garbage: AbuseTracker | null = null;
-  #decryptFailures = 0;
-  #lastRateLimitedError = -Infinity;
   #chain: Promise<void> = SETTLED;
-  #protocolVersion = 1;
+  /** State most connections never need (encryption, presence, abuse counters), made on first use. */
+  #rare: RareState | null = null;
 
   /** Creates the session for an accepted upgrade (identity present). */
   constructor(engine: Engine, socket: HostSocket, data: UpgradeData) {
@@ -94,14 +103,75 @@ export class Session implements HubMember, ConnectionInfo {
     this.claims = identity.claims;
     this.acl = identity.acl;
     this.remoteAddress = data.remoteAddress;
-    this.#msgpack = data.msgpack;
     this.#variant = data.msgpack ? Variant.MSGPACK : Variant.JSON;
     this.lastSeen = this.connectedAt = Date.now();
   }
 
-  /** The subscribed topics (ConnectionInfo). */
+  /** The subscribed topics (ConnectionInfo): a snapshot taken at the call. */
   get topics(): ReadonlySet<string> {
-    return this.subscriptions;
+    return new Set(this.topicList());
+  }
+
+  /** Topics held, live or being subscribed: a snapshot taken at the call. */
+  get subscriptions(): ReadonlySet<string> {
+    return new Set(this.topicList());
+  }
+
+  /** Topics held, in the order they were added (a fresh array). */
+  topicList(): string[] {
+    const t = this.#topics;
+    return t === null ? [] : typeof t === "string" ? [t] : [...t];
+  }
+
+  /** Number of topics held. */
+  get topicCount(): number {
+    const t = this.#topics;
+    return t === null ? 0 : typeof t === "string" ? 1 : t.size;
+  }
+
+  /** True when the topic is held. */
+  hasTopic(topic: string): boolean {
+    const t = this.#topics;
+    return t === topic || (t instanceof Set && t.has(topic));
+  }
+
+  /** Records a held topic (no-op when already held). */
+  addTopic(topic: string): void {
+    const t = this.#topics;
+    if (t === null) this.#topics = topic;
+    else if (typeof t === "string") {
+      if (t !== topic) this.#topics = new Set([t, topic]);
+    } else t.add(topic);
+  }
+
+  /** Forgets a held topic; false when it was not held. */
+  deleteTopic(topic: string): boolean {
+    const t = this.#topics;
+    if (t === topic) {
+      this.#topics = null;
+      return true;
+    }
+    if (!(t instanceof Set) || !t.delete(topic)) return false;
+    if (t.size === 1) this.#topics = t.values().next().value!;
+    return true;
+  }
+
+  /** Forgets every held topic. */
+  clearTopics(): void {
+    this.#topics = null;
+  }
+
+  /** Topics where this connection is present (null until it first is: most connections never are). */
+  get presenceTopics(): Set<string> | null {
+    return this.#rare?.presenceTopics ?? null;
+  }
+
+  set presenceTopics(topics: Set<string> | null) {
+    if (topics !== null || this.#rare) this.#state().presenceTopics = topics;
+  }
+
+  #state(): RareState {
+    return (this.#rare ??= { key: null, keyPair: null, presenceTopics: null, garbage: null, decryptFailures: 0, lastRateLimitedError: -Infinity });
   }
 
   /** The wire variant (HubMember). */
@@ -111,7 +181,7 @@ export class Session implements HubMember, ConnectionInfo {
 
   /** The session key once encryption is on (HubMember). */
   get key(): SessionKey | null {
-    return this.#key;
+    return this.#rare?.key ?? null;
   }
 
   /** The host socket. */
@@ -142,7 +212,8 @@ export class Session implements HubMember, ConnectionInfo {
   /** Sends a message in this connection's variant, encrypted once a key exists. */
   sendOutbound(out: Outbound): void {
     if (this.closed) return;
-    this.sendFrame(this.#key ? out.encrypted(this.#variant, this.#key) : out.frame(this.#variant));
+    const key = this.#rare?.key;
+    this.sendFrame(key ? out.encrypted(this.#variant, key) : out.frame(this.#variant));
   }
 
   /** Sends a system or direct message. */
@@ -241,8 +312,8 @@ export class Session implements HubMember, ConnectionInfo {
     if (!this.#admit()) return;
     let env: Envelope;
     try {
-      const frame = decodeFrame(data, this.engine.codec, { key: this.#key ?? undefined, maxSize: o.maxDecompressedSize });
-      if (frame.encrypted) this.#decryptFailures = 0;
+      const frame = decodeFrame(data, this.engine.codec, { key: this.#rare?.key ?? undefined, maxSize: o.maxDecompressedSize });
+      if (frame.encrypted) this.#rare!.decryptFailures = 0;
       env = parseEnvelope(frame, { maxDepth: o.maxDepth });
     } catch (error) {
       this.#decodeFailed(error);
@@ -258,7 +329,8 @@ export class Session implements HubMember, ConnectionInfo {
    */
   compact(now: number): void {
     if (this.#limiter?.atRest(now)) this.#limiter = null;
-    if (this.#garbage && this.#garbage.count(now) === 0) this.#garbage = null;
+    const rare = this.#rare;
+    if (rare?.garbage && rare.garbage.count(now) === 0) rare.garbage = null;
   }
 
   /** Rate limit; false when the message must be dropped. */
@@ -289,8 +361,9 @@ export class Session implements HubMember, ConnectionInfo {
       return false;
     }
     const now = Date.now();
-    if (now - this.#lastRateLimitedError >= 250) {
-      this.#lastRateLimitedError = now;
+    const rare = this.#state();
+    if (now - rare.lastRateLimitedError >= 250) {
+      rare.lastRateLimitedError = now;
       this.sendError("RATE_LIMITED", "rate limit exceeded; message dropped", true, {
         retry_after: decision.retryAfterSeconds,
       }, undefined, { retry_after: decision.retryAfterSeconds });
@@ -302,9 +375,10 @@ export class Session implements HubMember, ConnectionInfo {
     if (error instanceof CodecError) {
       if (error.code === "DECRYPT_FAILED") {
         this.engine.counters.decryptionFailures++;
-        this.#decryptFailures++;
-        if (this.#decryptFailures % DECRYPTION_ERROR_EVERY === 0) {
-          this.sendError("DECRYPTION_FAILED", `${this.#decryptFailures} frames failed to decrypt`, true);
+        const rare = this.#state();
+        rare.decryptFailures++;
+        if (rare.decryptFailures % DECRYPTION_ERROR_EVERY === 0) {
+          this.sendError("DECRYPTION_FAILED", `${rare.decryptFailures} frames failed to decrypt`, true);
         }
         this.#countGarbage();
         return;
@@ -331,8 +405,9 @@ export class Session implements HubMember, ConnectionInfo {
   }
 
   #countGarbage(): void {
-    this.#garbage ??= new AbuseTracker({ threshold: GARBAGE_CLOSE_THRESHOLD, windowMs: 10_000 });
-    if (this.#garbage.record()) {
+    const rare = this.#state();
+    rare.garbage ??= new AbuseTracker({ threshold: GARBAGE_CLOSE_THRESHOLD, windowMs: 10_000 });
+    if (rare.garbage.record()) {
       this.sendError("INVALID_MESSAGE", "too many invalid messages", false);
       this.close(CloseCode.PROTOCOL_ABUSE, "protocol abuse");
     }
@@ -424,28 +499,32 @@ export class Session implements HubMember, ConnectionInfo {
     const o = this.engine.options;
     const features = isPlainObject(p.features) ? p.features : {};
     const pv = typeof p.protocol_version === "number" && Number.isFinite(p.protocol_version) ? p.protocol_version : 1;
-    this.#protocolVersion = Math.max(1, Math.min(Math.floor(pv), 2));
-    const previous = { variant: this.#variant, key: this.#key };
-    if (features.zstd === true && !this.#msgpack) this.#zstd = true;
-    let encryption = this.#key !== null;
-    if (features.encryption === true && !this.#key) {
+    const protocolVersion = Math.max(1, Math.min(Math.floor(pv), 2));
+    const previous = { variant: this.#variant, key: this.key };
+    const msgpack = this.#variant === Variant.MSGPACK;
+    // zstd, once negotiated, stays on (a later hello without it does not turn it off).
+    const zstd = this.#variant === Variant.ZSTD || (features.zstd === true && !msgpack);
+    let encryption = previous.key !== null;
+    if (features.encryption === true && !previous.key) {
       const raw = typeof p.encryption_public_key === "string" ? decodeBase64(p.encryption_public_key) : null;
       try {
         if (!raw || raw.length !== 65 || raw[0] !== 0x04) throw new CodecError("BAD_KEY", "public key must be a 65-byte uncompressed P-256 point");
         const pair = this.engine.codec.generateKeyPair();
-        this.#key = pair.deriveKey(raw);
-        this.#keyPair = pair;
+        const key = pair.deriveKey(raw);
+        const rare = this.#state();
+        rare.key = key;
+        rare.keyPair = pair;
         encryption = true;
       } catch (error) {
         this.sendError("KEY_EXCHANGE_FAILED", error instanceof Error ? error.message : "key exchange failed", true);
       }
     }
-    this.#variant = this.#msgpack ? Variant.MSGPACK : this.#zstd ? Variant.ZSTD : Variant.JSON;
-    if (previous.variant !== this.#variant || previous.key !== this.#key) this.#rewire(previous);
+    this.#variant = msgpack ? Variant.MSGPACK : zstd ? Variant.ZSTD : Variant.JSON;
+    if (previous.variant !== this.#variant || previous.key !== this.key) this.#rewire(previous);
     const hello: Record<string, unknown> = {
       connection_id: this.connectionId,
       server_version: o.serverVersion,
-      protocol_version: this.#protocolVersion,
+      protocol_version: protocolVersion,
       server_time: new Date().toISOString(),
       ping_interval: o.pingIntervalMs,
       features: {
@@ -457,7 +536,7 @@ export class Session implements HubMember, ConnectionInfo {
         batching: true,
         priority_queue: true,
         cluster: this.engine.clustered,
-        zstd: this.#zstd,
+        zstd,
       },
       limits: {
         max_message_size: o.maxMessageSize,
@@ -465,15 +544,16 @@ export class Session implements HubMember, ConnectionInfo {
         rate_limit_refill: o.rateLimit.refillPerSecond,
       },
     };
-    if (encryption && this.#keyPair) hello.encryption_public_key = encodeBase64(this.#keyPair.publicKey);
+    const keyPair = this.#rare?.keyPair;
+    if (encryption && keyPair) hello.encryption_public_key = encodeBase64(keyPair.publicKey);
     this.sendFrame(JSON.stringify(messageEnvelope("server_hello", hello, { category: "WSE" })));
   }
 
   #rewire(previous: { variant: Variant; key: SessionKey | null }): void {
     const engine = this.engine;
-    engine.hub.rewire(this, this.subscriptions, previous);
+    engine.hub.rewire(this, this.topicList(), previous);
     if (!previous.key) this.#socket.unsubscribe(broadcastChannel(previous.variant));
-    if (this.#key) engine.encryptedSessions.add(this);
+    if (this.key) engine.encryptedSessions.add(this);
     else this.#socket.subscribe(broadcastChannel(this.#variant));
   }
 

@@ -102,7 +102,7 @@ export async function subscribeTopics(session: Session, rawTopics: unknown[], re
       fail(topic, "forbidden");
       continue;
     }
-    if (!session.subscriptions.has(topic) && session.subscriptions.size + accepted.length >= o.maxTopicsPerConnection) {
+    if (!session.hasTopic(topic) && session.topicCount + accepted.length >= o.maxTopicsPerConnection) {
       fail(topic, "too_many_topics");
       continue;
     }
@@ -134,7 +134,7 @@ export async function subscribeTopics(session: Session, rawTopics: unknown[], re
   const wasLive = accepted.map((topic) => engine.hub.isLive(topic, session));
   for (const topic of accepted) {
     const held = engine.hub.hold(topic, session);
-    session.subscriptions.add(topic);
+    session.addTopic(topic);
     buffers.push(held.buffer);
   }
   let results: TopicResult[];
@@ -153,7 +153,7 @@ export async function subscribeTopics(session: Session, rawTopics: unknown[], re
         engine.hub.release(topic, session);
         return;
       }
-      session.subscriptions.delete(topic);
+      session.deleteTopic(topic);
       if (engine.hub.remove(topic, session)) void engine.broker.unsubscribe([topic]).catch(() => {});
     });
     accepted.length = 0;
@@ -273,7 +273,7 @@ export async function unsubscribeTopics(session: Session, topics: Iterable<strin
   const emptied: string[] = [];
   const presence: string[] = [];
   for (const topic of [...topics]) {
-    if (!session.subscriptions.delete(topic)) continue;
+    if (!session.deleteTopic(topic)) continue;
     if (engine.hub.remove(topic, session)) emptied.push(topic);
     if (session.presenceTopics?.delete(topic)) presence.push(topic);
   }
@@ -285,8 +285,8 @@ export async function releaseTopics(session: Session): Promise<void> {
   const engine = session.engine;
   engine.encryptedSessions.delete(session);
   const emptied: string[] = [];
-  for (const topic of session.subscriptions) if (engine.hub.remove(topic, session)) emptied.push(topic);
-  session.subscriptions.clear();
+  for (const topic of session.topicList()) if (engine.hub.remove(topic, session)) emptied.push(topic);
+  session.clearTopics();
   const presence = session.presenceTopics ? [...session.presenceTopics] : [];
   session.presenceTopics = null;
   await releaseInBroker(session, emptied, presence);
