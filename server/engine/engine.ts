@@ -29,9 +29,11 @@ import { CloseCode } from "./codes.ts";
 import type { HostFanOut, HostSocket, UpgradeData } from "./host.ts";
 import { broadcastChannel, Hub } from "./hub.ts";
 import { type EncodeContext, isoNow, messageEnvelope, Outbound, OutboundCache, publicationEnvelope, VARIANTS } from "./outbound.ts";
+import { BatchedSession } from "./batched-session.ts";
 import { Session } from "./session.ts";
 import { extractToken } from "./token.ts";
 import { topicProblem } from "./topics.ts";
+import { WriteBatcher } from "./write-batch.ts";
 
 /** Room an envelope needs around its payload: stamp, category, id, timestamp, version, keys. */
 const ENVELOPE_OVERHEAD_BYTES = 512;
@@ -111,6 +113,8 @@ export class Engine {
   readonly encryptedSessions = new Set<Session>();
   /** True when the broker spans several nodes. */
   readonly clustered: boolean;
+  /** Frames for individually reached (encrypted) connections, written once per connection per turn. */
+  readonly writeBatch: WriteBatcher;
 
   /** A user's sessions: the session itself while it is the only one (the common case), else a set. */
   readonly #byUser = new Map<string, Session | Set<Session>>();
@@ -135,6 +139,7 @@ export class Engine {
     this.codec = options.codec ?? defaultCodec;
     this.encodeContext = { codec: this.codec, compressionThreshold: options.compressionThreshold };
     this.outbound = new OutboundCache(this.encodeContext);
+    this.writeBatch = new WriteBatcher((error) => this.logger.error("batched write failed", { error: String(error) }));
     this.#ownsBroker = !options.broker;
     this.broker =
       options.broker ??
@@ -242,7 +247,7 @@ export class Engine {
       socket.close(this.options.drain.closeCode, "server restart");
       return null;
     }
-    const session = new Session(this, socket, data);
+    const session = new BatchedSession(this, socket, data, this.writeBatch);
     data.session = session;
     this.sessions.set(session.connectionId, session);
     const mine = this.#byUser.get(session.userId);
@@ -394,7 +399,10 @@ export class Engine {
         this.counters.bytesOut += plain[variant]! * (typeof frame === "string" ? frame.length : frame.byteLength);
       }
     }
-    for (const s of this.encryptedSessions) s.sendOutbound(out);
+    for (const s of this.encryptedSessions) {
+      if (s instanceof BatchedSession && s.key && !s.closed) s.queueFrame(out.encrypted(s.variant, s.key));
+      else s.sendOutbound(out);
+    }
   }
 
   #ping(): void {

@@ -23,6 +23,11 @@ export interface HostSocket {
   getBufferedAmount(): number;
   /** Drops the connection without a close handshake (for consumers that stopped reading). */
   terminate(): void;
+  /**
+   * Runs `callback` with the socket corked: its sends are buffered and written together when it
+   * returns (Bun). Optional: hosts without it (Deno) write each send as it comes.
+   */
+  cork?(callback: () => void): unknown;
 }
 
 /** Channel fan-out over all local sockets. */

@@ -37,6 +37,12 @@ export interface HubMember {
   leave(channel: string): void;
   /** Sends one already-encoded frame to this connection only. */
   sendFrame(frame: string | Uint8Array): void;
+  /**
+   * Optional: like `sendFrame`, but the frame may be written at the end of the current turn
+   * together with the connection's other queued frames (order kept). Used for the individual
+   * (encrypted) fan-out so a burst of publications costs one socket write per connection.
+   */
+  queueFrame?(frame: string | Uint8Array): void;
 }
 
 /** A message buffered for a held member: the publication (for the offset merge) or a system message. */
@@ -177,7 +183,8 @@ export class Hub {
     }
     for (const member of entry.encrypted) {
       const frame = out.encrypted(member.variant, member.key!);
-      member.sendFrame(frame);
+      if (member.queueFrame) member.queueFrame(frame);
+      else member.sendFrame(frame);
       count.messages++;
       count.bytes += frame.byteLength;
     }
