@@ -1,6 +1,7 @@
 /**
  * The systems under test and how to start them: our server through the embedding API
- * (`ours`), our standalone CLI published to over HTTP (`ours-http`), the bare Bun ceiling
+ * (`ours`), our standalone CLI published to over HTTP one request per publication (`ours-http`)
+ * or in batches through `POST /api/publish/batch` (`ours-http-batch`), the bare Bun ceiling
  * (`bare-bun`) and the upstream Rust/Python server (`upstream`). Each start returns the server
  * process (for RSS/CPU), the port, and a publisher that speaks the host control protocol.
  *
@@ -18,7 +19,12 @@ import { createServer } from "node:net";
 import { JsonProcess, withFdLimit } from "./procs.ts";
 
 /** Names of the systems the scenarios compare. */
-export type SystemName = "ours" | "ours-http" | "bare-bun" | "upstream";
+export type SystemName = "ours" | "ours-http" | "ours-http-batch" | "bare-bun" | "upstream";
+
+/** The systems published to through our HTTP API (a separate publisher process). */
+export function isHttpSystem(name: SystemName): name is "ours-http" | "ours-http-batch" {
+  return name === "ours-http" || name === "ours-http-batch";
+}
 
 /** Settings shared by every system so that runs are equivalent. */
 export interface SystemOptions {
@@ -78,8 +84,8 @@ export function freePort(): Promise<number> {
 /** Why a system cannot run here, or null when it can. */
 export function unavailableReason(name: SystemName): string | null {
   if (name === "upstream" && !existsSync(PYTHON)) return "no .venv (run scripts/setup-python.sh)";
-  if ((name === "ours" || name === "ours-http") && !existsSync(`${ROOT}server/mod.ts`)) return "server/mod.ts has not landed";
-  if (name === "ours-http" && !existsSync(`${ROOT}server/main.ts`)) return "server/main.ts has not landed";
+  if ((name === "ours" || isHttpSystem(name)) && !existsSync(`${ROOT}server/mod.ts`)) return "server/mod.ts has not landed";
+  if (isHttpSystem(name) && !existsSync(`${ROOT}server/main.ts`)) return "server/main.ts has not landed";
   return null;
 }
 
@@ -150,7 +156,7 @@ export async function startSystem(name: SystemName, options: SystemOptions): Pro
     throw new Error(`${(error as Error).message}; server said: ${server.stderrTail.slice(-5).join(" | ")}`);
   }
   const publisher = JsonProcess.spawn(`${name}-publisher`, [BUN, `${ROOT}bench/publisher.ts`], {
-    env: { BENCH_URL: `http://127.0.0.1:${port}`, BENCH_API_KEY },
+    env: { BENCH_URL: `http://127.0.0.1:${port}`, BENCH_API_KEY, ...(name === "ours-http-batch" ? { BENCH_HTTP_BATCH: "1" } : {}) },
     cwd: ROOT,
   });
   await publisher.waitFor((e) => e.ev === "ready", 20_000);

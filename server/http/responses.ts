@@ -15,9 +15,11 @@ import type { Logger } from "../types.ts";
 import { HttpInputError } from "./validate.ts";
 
 const JSON_HEADERS = { "content-type": "application/json" } as const;
+const OK_INIT: ResponseInit = { status: 200, headers: JSON_HEADERS };
 
 /** A JSON response (`content-type: application/json`) with optional extra headers. */
 export function jsonResponse(status: number, body: unknown, headers?: Record<string, string>): Response {
+  if (status === 200 && !headers) return new Response(JSON.stringify(body), OK_INIT);
   return new Response(JSON.stringify(body), { status, headers: headers ? { ...JSON_HEADERS, ...headers } : JSON_HEADERS });
 }
 

@@ -85,7 +85,8 @@ describe("HTTP publish extensions", () => {
 
   testSpawned("GET /metrics with WSE_METRICS_TOKEN: 401 without the token or with the API key, 200 with it", async () => {
     const t = await target();
-    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${apiKeyOf(t)}` }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${apiKeyOf(t)}` }];
+    for (const headers of attempts) {
       const res = await fetch(`${t.httpUrl}/metrics`, { headers });
       expect(res.status).toBe(401);
       expect(res.headers.get("www-authenticate") ?? "").toStartWith("Bearer");
