@@ -52,6 +52,7 @@ export const HKDF_INFO = "wse-encryption/aes-gcm-key";
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const NO_SALT = new Uint8Array(32);
+const NO_PREFIX = new Uint8Array(0);
 
 type ZstdApi = {
   zstdCompressSync(data: Uint8Array, options?: object): Uint8Array;
@@ -97,20 +98,47 @@ function decompressError(error: unknown, what: string, maxSize: number): CodecEr
   return new CodecError("DECOMPRESS_FAILED", `${what} data is corrupt or truncated`);
 }
 
+/**
+ * An AES-256-GCM key with its own IV sequence. GCM needs an IV that never repeats under one
+ * key, not an unpredictable one (NIST SP 800-38D §8.2.1, deterministic construction): each key
+ * starts from 12 random bytes (a 4-byte random prefix and a random 64-bit start) and each frame
+ * takes the next value of the low 8 bytes as a big-endian counter, so a key never repeats an IV
+ * before 2^64 frames. Starting the counter at a random point, not at 0, keeps the two directions
+ * of a connection (the peer encrypts under the same key with IVs of its own) as unlikely to
+ * collide as fully random IVs are. It saves a `randomBytes` call per frame.
+ */
 class NativeSessionKey implements SessionKey {
   readonly #key: Uint8Array;
+  /** The last IV used: 4-byte prefix ‖ 64-bit big-endian counter (createCipheriv copies it). */
+  readonly #iv: Uint8Array;
+  readonly #ivView: DataView;
   constructor(key: Uint8Array) {
     this.#key = key;
+    this.#iv = new Uint8Array(crypto().randomBytes(IV_BYTES));
+    this.#ivView = new DataView(this.#iv.buffer, this.#iv.byteOffset, IV_BYTES);
+  }
+  #nextIv(): Uint8Array {
+    const v = this.#ivView;
+    const low = (v.getUint32(8) + 1) >>> 0;
+    v.setUint32(8, low);
+    if (low === 0) v.setUint32(4, (v.getUint32(4) + 1) >>> 0);
+    return this.#iv;
   }
   encrypt(plaintext: Uint8Array): Uint8Array {
-    const iv = crypto().randomBytes(IV_BYTES);
+    return this.seal(NO_PREFIX, plaintext);
+  }
+  /** `prefix` ‖ IV ‖ ciphertext ‖ tag in one allocation (the `E:` frame when `prefix` is `E:`). */
+  seal(prefix: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    const iv = this.#nextIv();
     const cipher = crypto().createCipheriv("aes-256-gcm", this.#key, iv);
     const head = cipher.update(plaintext);
-    const tail = cipher.final();
-    const out = new Uint8Array(IV_BYTES + head.length + tail.length + TAG_BYTES);
-    out.set(iv, 0);
-    out.set(head, IV_BYTES);
-    out.set(tail, IV_BYTES + head.length);
+    const tail = cipher.final(); // empty for GCM, but it computes the tag
+    const start = prefix.length;
+    const out = new Uint8Array(start + IV_BYTES + head.length + tail.length + TAG_BYTES);
+    if (start > 0) out.set(prefix, 0);
+    out.set(iv, start);
+    out.set(head, start + IV_BYTES);
+    if (tail.length > 0) out.set(tail, start + IV_BYTES + head.length);
     out.set(cipher.getAuthTag(), out.length - TAG_BYTES);
     return out;
   }
@@ -130,6 +158,19 @@ class NativeSessionKey implements SessionKey {
       throw new CodecError("DECRYPT_FAILED", "decryption failed (wrong key or tampered frame)");
     }
   }
+}
+
+/**
+ * `prefix` ‖ `key.encrypt(plaintext)` — in one allocation when `key` is a native key (the
+ * server's `E:` frames), otherwise by concatenation.
+ */
+export function encryptWithPrefix(key: SessionKey, prefix: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  if (key instanceof NativeSessionKey) return key.seal(prefix, plaintext);
+  const body = key.encrypt(plaintext);
+  const out = new Uint8Array(prefix.length + body.length);
+  out.set(prefix, 0);
+  out.set(body, prefix.length);
+  return out;
 }
 
 function importRawKey(raw: Uint8Array): SessionKey {

@@ -10,6 +10,7 @@
 import { encode as msgpackEncode } from "@msgpack/msgpack";
 import type { Codec, SessionKey } from "../../wasm/api.ts";
 import { PREFIX, withPrefix } from "../../wasm/frame.ts";
+import { encryptWithPrefix } from "../../wasm/native.ts";
 import { categoryOf } from "../../wasm/envelope.ts";
 import type { Publication } from "../broker/types.ts";
 
@@ -94,7 +95,7 @@ export class Outbound {
    * `E:C:`, `E:Z:` or `E:M:` (docs/UPSTREAM-NOTES.md C.5).
    */
   encrypted(_variant: Variant, key: SessionKey): Uint8Array {
-    return withPrefix(PREFIX.encrypted, key.encrypt((this.#jsonBytes ??= utf8.encode(this.json()))));
+    return encryptWithPrefix(key, PREFIX.encrypted, (this.#jsonBytes ??= utf8.encode(this.json())));
   }
 }
 
