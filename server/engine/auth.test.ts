@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { base64url, exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWTPayload } from "jose";
-import { AuthConfigError, AuthError, createAuthenticator, isAuthConfigured, MAX_TOKEN_BYTES, type AuthConfig } from "./auth.ts";
+import { AuthConfigError, AuthError, connectionDeadline, createAuthenticator, isAuthConfigured, MAX_TOKEN_BYTES, type AuthConfig } from "./auth.ts";
 
 const SECRET = "0123456789abcdef0123456789abcdef-current";
 const OLD_SECRET = "0123456789abcdef0123456789abcdef-previous";
@@ -462,5 +462,22 @@ describe("JWKS URL", () => {
 
   test("invalid JWKS URL → configuration error", () => {
     expect(() => createAuthenticator({ jwksUrl: "not a url" })).toThrow(AuthConfigError);
+  });
+});
+
+describe("connectionDeadline", () => {
+  test("exp plus the leeway (default 30 s), in ms", () => {
+    expect(connectionDeadline({ exp: 1_000 }, { secret: SECRET })).toBe(1_030_000);
+    expect(connectionDeadline({ exp: 1_000 }, { secret: SECRET, leewaySeconds: 0 })).toBe(1_000_000);
+    expect(connectionDeadline({ exp: 1_000.5 }, { leewaySeconds: 2 })).toBe(1_002_500);
+    expect(connectionDeadline({ exp: 1_000 }, undefined)).toBe(1_030_000);
+  });
+
+  test("never without a numeric exp, or with closeOnExpiry: false", () => {
+    for (const claims of [{}, { exp: "1000" }, { exp: null }, { exp: Number.NaN }, { exp: Infinity }]) {
+      expect(connectionDeadline(claims, { secret: SECRET })).toBe(Infinity);
+    }
+    expect(connectionDeadline({ exp: 1_000 }, { secret: SECRET, closeOnExpiry: false })).toBe(Infinity);
+    expect(connectionDeadline({ exp: 1_000 }, { secret: SECRET, closeOnExpiry: true })).toBe(1_030_000);
   });
 });

@@ -53,6 +53,17 @@ export const MAX_TOKEN_BYTES = 8192;
 /** Default clock leeway on `exp` and `nbf`, seconds. */
 export const DEFAULT_LEEWAY_SECONDS = 30;
 
+/**
+ * When a connection authenticated with these claims must be closed (ms since the epoch):
+ * `exp` plus the leeway, or `Infinity` when the claims carry no numeric `exp` or the config
+ * turns `closeOnExpiry` off.
+ */
+export function connectionDeadline(claims: Record<string, unknown>, config: AuthConfig | undefined): number {
+  const exp = claims.exp;
+  if (typeof exp !== "number" || !Number.isFinite(exp) || config?.closeOnExpiry === false) return Infinity;
+  return (exp + (config?.leewaySeconds ?? DEFAULT_LEEWAY_SECONDS)) * 1000;
+}
+
 /** A verification key: PEM (SPKI) text, a JWK object, or an imported CryptoKey. */
 export type PublicKeyInput = string | JWK | CryptoKey;
 
@@ -99,6 +110,14 @@ export interface AuthConfig extends Omit<JwtConfig, "publicKey" | "issuer" | "jw
   leewaySeconds?: number;
   /** Largest token accepted, bytes (default 8192). */
   maxTokenBytes?: number;
+  /**
+   * Close a connection once its token expires, i.e. when `exp` plus the leeway has passed
+   * (default true): the client gets an `error` frame `AUTH_FAILED` "token expired" and close
+   * 4401, which clients treat as final (they need a fresh token). Checked by the engine's
+   * periodic sweep (every 250 ms at most), so no timer per connection. `false` keeps
+   * connections open past `exp`, as WSE 2.x does; revoke those with `POST /api/disconnect`.
+   */
+  closeOnExpiry?: boolean;
   /** Clock for tests, ms since the epoch. */
   now?: () => number;
 }

@@ -10,6 +10,7 @@ import { CodecError, type EcdhKeyPair, type SessionKey } from "../../wasm/api.ts
 import { decodeFrame } from "../../wasm/frame.ts";
 import { type Envelope, EnvelopeError, parseEnvelope } from "../../wasm/envelope.ts";
 import type { ConnectionInfo } from "../types.ts";
+import { connectionDeadline } from "./auth.ts";
 import { AbuseTracker, InboundRateLimiter } from "./rate-limit.ts";
 import { CloseCode, DECRYPTION_ERROR_EVERY, type ErrorCode, GARBAGE_CLOSE_THRESHOLD } from "./codes.ts";
 import type { Engine } from "./engine.ts";
@@ -90,6 +91,8 @@ export class Session implements HubMember, ConnectionInfo {
   /** Created with the first inbound frame and dropped again at rest (idle connections need none). */
   #limiter: InboundRateLimiter | null = null;
   #chain: Promise<void> = SETTLED;
+  /** When the token expires (its `exp` plus the leeway), ms; Infinity for never (see `AuthConfig.closeOnExpiry`). */
+  readonly #deadline: number;
   /** State most connections never need (encryption, presence, abuse counters), made on first use. */
   #rare: RareState | null = null;
 
@@ -105,6 +108,7 @@ export class Session implements HubMember, ConnectionInfo {
     this.remoteAddress = data.remoteAddress;
     this.#variant = data.msgpack ? Variant.MSGPACK : Variant.JSON;
     this.lastSeen = this.connectedAt = Date.now();
+    this.#deadline = connectionDeadline(identity.claims, engine.options.jwt);
   }
 
   /** The subscribed topics (ConnectionInfo): a snapshot taken at the call. */
@@ -323,14 +327,27 @@ export class Session implements HubMember, ConnectionInfo {
   }
 
   /**
-   * Drops per-connection state that an idle connection no longer needs (the sweep calls this):
-   * the rate limiter once it is at rest (a new one is made on the next message), the abuse
-   * tracker once its window has passed.
+   * The engine's periodic sweep (every session, at most 250 ms apart): closes the connection
+   * once its token has expired, and drops per-connection state an idle connection no longer
+   * needs — the rate limiter once it is at rest (a new one is made on the next message), the
+   * abuse tracker once its window has passed.
    */
   compact(now: number): void {
+    if (now >= this.#deadline) {
+      this.#expire();
+      return;
+    }
     if (this.#limiter?.atRest(now)) this.#limiter = null;
     const rare = this.#rare;
     if (rare?.garbage && rare.garbage.count(now) === 0) rare.garbage = null;
+  }
+
+  /** The token expired: tell the client why, then close 4401 (final for clients: they need a new token). */
+  #expire(): void {
+    if (this.closed) return;
+    this.engine.logger.info("token expired", { connection_id: this.connectionId, user_id: this.userId });
+    this.sendError("AUTH_FAILED", "token expired", false);
+    this.close(CloseCode.AUTH, "token expired");
   }
 
   /** Rate limit; false when the message must be dropped. */
