@@ -29,6 +29,10 @@ describe("validators", () => {
     expect(validateTopic("x".repeat(256))).toHaveLength(256);
     expect(code(() => validateTopic("x".repeat(257)))).toBe("INVALID_TOPIC");
     expect(code(() => validateTopic("é".repeat(129)))).toBe("INVALID_TOPIC");
+    expect(validateTopic("€".repeat(85))).toHaveLength(85); // 255 bytes
+    expect(code(() => validateTopic("€".repeat(86)))).toBe("INVALID_TOPIC"); // 258 bytes
+    expect(validateTopic("😀".repeat(64))).toHaveLength(128); // 256 bytes
+    expect(code(() => validateTopic("😀".repeat(65)))).toBe("INVALID_TOPIC"); // 260 bytes
     expect(code(() => validateTopic(""))).toBe("INVALID_TOPIC");
     expect(code(() => validateTopic("a\nb"))).toBe("INVALID_TOPIC");
     expect(code(() => validateTopic("a\u0000"))).toBe("INVALID_TOPIC");

@@ -34,7 +34,8 @@ const encoder = new TextEncoder();
 export function validateTopic(value: unknown, field = "topic"): string {
   if (typeof value !== "string") throw new HttpInputError(400, "INVALID_TOPIC", `${field} must be a string`);
   if (value.length === 0) throw new HttpInputError(400, "INVALID_TOPIC", `${field} must not be empty`);
-  if (encoder.encode(value).byteLength > MAX_TOPIC_BYTES) {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short names need no encoding to be measured.
+  if (value.length * 3 > MAX_TOPIC_BYTES && encoder.encode(value).byteLength > MAX_TOPIC_BYTES) {
     throw new HttpInputError(400, "INVALID_TOPIC", `${field} longer than ${MAX_TOPIC_BYTES} bytes`);
   }
   if (CONTROL.test(value)) throw new HttpInputError(400, "INVALID_TOPIC", `${field} contains control characters`);
