@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { AbuseTracker, InboundRateLimiter, TokenBucket } from "./rate-limit.ts";
+import { AbuseTracker, InboundRateLimiter, RateLimitPolicy, TokenBucket } from "./rate-limit.ts";
 
 function clock(start = 1_000_000) {
   let t = start;
@@ -174,5 +174,71 @@ describe("InboundRateLimiter", () => {
 
   test("rejects bad abuse settings at construction", () => {
     expect(() => new InboundRateLimiter({ capacity: 1, refillPerSecond: 1, abuseThreshold: 0 })).toThrow(RangeError);
+  });
+});
+
+describe("RateLimitPolicy", () => {
+  test("limiters sharing one policy keep their own counters", () => {
+    const c = clock();
+    const policy = new RateLimitPolicy({ capacity: 3, refillPerSecond: 1, abuseThreshold: 2, now: c.now });
+    const a = new InboundRateLimiter(policy);
+    const b = new InboundRateLimiter(policy);
+    for (let i = 0; i < 3; i++) expect(a.check().action).toBe("allow");
+    expect(a.check().action).toBe("reject");
+    expect(a.remaining).toBe(0);
+    expect(b.remaining).toBe(3);
+    expect(b.check().action).toBe("allow");
+    expect(a.check()).toEqual({ action: "close", code: 4429, reason: "rate limit abuse" });
+    expect(b.check().action).toBe("allow");
+  });
+
+  test("decides exactly as a TokenBucket + AbuseTracker composition (the reference model)", () => {
+    const c = clock();
+    const options = { capacity: 10, refillPerSecond: 2, abuseThreshold: 3, now: c.now };
+    const limiter = new InboundRateLimiter(new RateLimitPolicy(options));
+    // The reference: bucket, abuse window, warning throttle and the rate count as PROTOCOL.md §7 states them.
+    const bucket = new TokenBucket(10, 2, c.now);
+    const abuse = new AbuseTracker({ threshold: 3, now: c.now });
+    let lastWarning = -Infinity;
+    let windowStart = c.now();
+    let count = 0;
+    let previous = 0;
+    const reference = () => {
+      const now = c.now();
+      if (now - windowStart >= 1000) {
+        previous = now - windowStart < 2000 ? count : 0;
+        count = 0;
+        windowStart = now;
+      }
+      count++;
+      const taken = bucket.take(now);
+      if (!taken.allowed) {
+        if (abuse.record(now)) return { action: "close", code: 4429, reason: "rate limit abuse" };
+        return { action: "reject", retryAfterSeconds: Math.max(1, Math.ceil(taken.retryAfterMs / 1000)) };
+      }
+      if (taken.warn && now - lastWarning >= 1000) {
+        lastWarning = now;
+        const full = bucket.msUntilFull(now);
+        return { action: "allow", warning: { current_rate: Math.max(count, previous), limit: 2, remaining: taken.remaining, retry_after: Math.ceil(full / 1000) } };
+      }
+      return { action: "allow" };
+    };
+    const steps = [0, 0, 0, 30, 0, 0, 0, 0, 0, 0, 250, 0, 0, 900, 0, 0, 1500, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4000, 0, 0];
+    const seen = new Set<string>();
+    for (const step of steps) {
+      c.advance(step);
+      const got = limiter.check();
+      expect(got).toEqual(reference() as typeof got);
+      seen.add(got.action + ("warning" in got && got.warning ? "+warning" : ""));
+    }
+    // The walk went through every kind of decision.
+    expect([...seen].sort()).toEqual(["allow", "allow+warning", "close", "reject"]);
+  });
+
+  test("bad settings are refused once, up front", () => {
+    expect(() => new RateLimitPolicy({ capacity: 0, refillPerSecond: 1, abuseThreshold: 1 })).toThrow(RangeError);
+    expect(() => new RateLimitPolicy({ capacity: 1, refillPerSecond: -1, abuseThreshold: 1 })).toThrow(RangeError);
+    expect(() => new RateLimitPolicy({ capacity: 1, refillPerSecond: 1, abuseThreshold: 1.5 })).toThrow(RangeError);
+    expect(() => new RateLimitPolicy({ capacity: 1, refillPerSecond: 1, abuseThreshold: 1, abuseWindowMs: 0 })).toThrow(RangeError);
   });
 });

@@ -191,56 +191,99 @@ export interface InboundRateLimiterOptions {
   now?: Clock;
 }
 
-/** One connection's inbound limiter: bucket + warning throttle + abuse counter. */
+/**
+ * The settings of `InboundRateLimiter`, validated once and shared by the limiters of every
+ * connection (a limiter then holds only its own counters).
+ */
+export class RateLimitPolicy {
+  /** Bucket size. */
+  readonly capacity: number;
+  /** Tokens added per second. */
+  readonly refillPerSecond: number;
+  /** Dropped messages within `abuseWindowMs` that close the connection with 4429. */
+  readonly abuseThreshold: number;
+  /** Abuse window, ms. */
+  readonly abuseWindowMs: number;
+  /** Warn when fewer than this fraction of the capacity is left. */
+  readonly warnBelow: number;
+  /** Least time between two warnings, ms. */
+  readonly warnIntervalMs: number;
+  /** Clock, ms. */
+  readonly now: Clock;
+
+  /** Validates the options (`RangeError` as `TokenBucket` and `AbuseTracker` throw it). */
+  constructor(options: InboundRateLimiterOptions) {
+    const { capacity, refillPerSecond, abuseThreshold } = options;
+    if (!(capacity > 0) || !Number.isFinite(capacity)) throw new RangeError("capacity must be a positive number");
+    if (!(refillPerSecond >= 0) || !Number.isFinite(refillPerSecond)) {
+      throw new RangeError("refillPerSecond must be a non-negative number");
+    }
+    if (!Number.isInteger(abuseThreshold) || abuseThreshold < 1) throw new RangeError("threshold must be a positive integer");
+    const abuseWindowMs = options.abuseWindowMs ?? 10_000;
+    if (!(abuseWindowMs > 0)) throw new RangeError("windowMs must be positive");
+    this.capacity = capacity;
+    this.refillPerSecond = refillPerSecond;
+    this.abuseThreshold = abuseThreshold;
+    this.abuseWindowMs = abuseWindowMs;
+    this.warnBelow = options.warnBelow ?? 0.2;
+    this.warnIntervalMs = options.warnIntervalMs ?? 1000;
+    this.now = options.now ?? Date.now;
+  }
+}
+
+const ALLOW: RateDecision = Object.freeze({ action: "allow" });
+
+/**
+ * One connection's inbound limiter: a token bucket (as `TokenBucket`, kept inline), the warning
+ * throttle and the abuse counter. Only counters live here; the settings are a shared
+ * `RateLimitPolicy`, so a limiter is one small object (the abuse tracker is made on the first
+ * rejected message).
+ */
 export class InboundRateLimiter {
-  readonly #bucket: TokenBucket;
+  readonly #policy: RateLimitPolicy;
+  #tokens: number;
+  #last: number;
   /** Created on the first rejected message (most connections never have one). */
   #abuse: AbuseTracker | null = null;
-  readonly #abuseThreshold: number;
-  readonly #abuseWindowMs: number | undefined;
-  readonly #now: Clock;
-  readonly #warnIntervalMs: number;
   #lastWarning = -Infinity;
   #rateWindowStart: number;
   #rateCount = 0;
   #previousRate = 0;
 
-  /** Creates the limiter. */
-  constructor(options: InboundRateLimiterOptions) {
-    this.#now = options.now ?? Date.now;
-    this.#bucket = new TokenBucket(options.capacity, options.refillPerSecond, this.#now, options.warnBelow ?? 0.2);
-    // Validate the abuse settings now, as the tracker itself is made on first use.
-    new AbuseTracker({ threshold: options.abuseThreshold, windowMs: options.abuseWindowMs });
-    this.#abuseThreshold = options.abuseThreshold;
-    this.#abuseWindowMs = options.abuseWindowMs;
-    this.#warnIntervalMs = options.warnIntervalMs ?? 1000;
-    this.#rateWindowStart = this.#now();
+  /** Creates the limiter from options (validated here) or from a shared policy. */
+  constructor(options: InboundRateLimiterOptions | RateLimitPolicy) {
+    const policy = options instanceof RateLimitPolicy ? options : new RateLimitPolicy(options);
+    this.#policy = policy;
+    this.#tokens = policy.capacity;
+    this.#last = this.#rateWindowStart = policy.now();
   }
 
   /** Accounts for one inbound message and says whether to handle, drop or close. */
   check(): RateDecision {
-    const now = this.#now();
+    const policy = this.#policy;
+    const now = policy.now();
     this.#countRate(now);
-    const taken = this.#bucket.take(now);
-    if (!taken.allowed) {
-      this.#abuse ??= new AbuseTracker({ threshold: this.#abuseThreshold, windowMs: this.#abuseWindowMs, now: this.#now });
+    this.#refill(now);
+    if (this.#tokens < 1) {
+      this.#abuse ??= new AbuseTracker({ threshold: policy.abuseThreshold, windowMs: policy.abuseWindowMs, now: policy.now });
       if (this.#abuse.record(now)) return { action: "close", code: 4429, reason: "rate limit abuse" };
-      return { action: "reject", retryAfterSeconds: Math.max(1, Math.ceil(taken.retryAfterMs / 1000)) };
+      return { action: "reject", retryAfterSeconds: Math.max(1, Math.ceil(this.#msUntil(1) / 1000)) };
     }
-    if (taken.warn && now - this.#lastWarning >= this.#warnIntervalMs) {
+    this.#tokens -= 1;
+    if (this.#tokens < policy.capacity * policy.warnBelow && now - this.#lastWarning >= policy.warnIntervalMs) {
       this.#lastWarning = now;
-      const full = this.#bucket.msUntilFull(now);
+      const full = this.#msUntil(policy.capacity);
       return {
         action: "allow",
         warning: {
           current_rate: Math.max(this.#rateCount, this.#previousRate),
-          limit: this.#bucket.refillPerSecond,
-          remaining: taken.remaining,
+          limit: policy.refillPerSecond,
+          remaining: Math.floor(this.#tokens),
           retry_after: Number.isFinite(full) ? Math.ceil(full / 1000) : 0,
         },
       };
     }
-    return { action: "allow" };
+    return ALLOW;
   }
 
   /**
@@ -248,18 +291,35 @@ export class InboundRateLimiter {
    * is full, no rejection is within the abuse window, the rate window and the warning interval
    * have passed. The owner may then drop this limiter and make a new one on the next message.
    */
-  atRest(now: number = this.#now()): boolean {
+  atRest(now: number = this.#policy.now()): boolean {
+    this.#refill(now);
     return (
-      this.#bucket.msUntilFull(now) === 0 &&
+      this.#msUntil(this.#policy.capacity) === 0 &&
       (this.#abuse === null || this.#abuse.count(now) === 0) &&
       now - this.#rateWindowStart >= 2000 &&
-      now - this.#lastWarning >= this.#warnIntervalMs
+      now - this.#lastWarning >= this.#policy.warnIntervalMs
     );
   }
 
   /** Whole tokens left. */
   get remaining(): number {
-    return Math.floor(this.#bucket.available(this.#now()));
+    this.#refill(this.#policy.now());
+    return Math.floor(this.#tokens);
+  }
+
+  #refill(now: number): void {
+    const elapsed = now - this.#last;
+    if (!(elapsed > 0)) return;
+    this.#last = now;
+    this.#tokens = Math.min(this.#policy.capacity, this.#tokens + (elapsed / 1000) * this.#policy.refillPerSecond);
+  }
+
+  /** Ms until `tokens` are available (0 when they are; Infinity when the bucket never refills). */
+  #msUntil(tokens: number): number {
+    const missing = tokens - this.#tokens;
+    if (missing <= 0) return 0;
+    if (this.#policy.refillPerSecond === 0) return Infinity;
+    return Math.ceil((missing / this.#policy.refillPerSecond) * 1000);
   }
 
   #countRate(now: number): void {

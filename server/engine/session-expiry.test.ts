@@ -151,8 +151,8 @@ describe("connection expiry", () => {
       hooks: {
         authenticate: (_request, bearer) =>
           bearer === "expiring"
-            ? { userId: "hooked", claims: { exp: Date.now() / 1000 + 1 } }
-            : { userId: "forever", claims: { role: "reader" } },
+            ? { userId: "hooked", claims: { exp: Date.now() / 1000 + 1 }, acl: null }
+            : { userId: "forever", claims: { role: "reader" }, acl: null },
       },
     });
     const expiring = await connect(url, "expiring");

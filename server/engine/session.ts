@@ -11,7 +11,7 @@ import { decodeFrame } from "../../wasm/frame.ts";
 import { type Envelope, EnvelopeError, parseEnvelope } from "../../wasm/envelope.ts";
 import type { ConnectionInfo } from "../types.ts";
 import { connectionDeadline } from "./auth.ts";
-import { AbuseTracker, InboundRateLimiter } from "./rate-limit.ts";
+import { AbuseTracker, InboundRateLimiter, RateLimitPolicy } from "./rate-limit.ts";
 import { CloseCode, DECRYPTION_ERROR_EVERY, type ErrorCode, GARBAGE_CLOSE_THRESHOLD } from "./codes.ts";
 import type { Engine } from "./engine.ts";
 import type { HostSocket, UpgradeData } from "./host.ts";
@@ -27,6 +27,18 @@ const SETTLED: Promise<void> = Promise.resolve();
 /** UTF-8 size of a text frame; exact only when it could matter for `limit` (3 bytes per UTF-16 unit at most). */
 function textSize(text: string, limit: number): number {
   return text.length * 3 <= limit ? text.length : Buffer.byteLength(text, "utf8");
+}
+
+/** One rate-limit policy per engine (keyed by its resolved `rateLimit` options), shared by its sessions' limiters. */
+const policies = new WeakMap<object, RateLimitPolicy>();
+
+function policyFor(rl: { capacity: number; refillPerSecond: number; abuseThreshold: number }): RateLimitPolicy {
+  let policy = policies.get(rl);
+  if (!policy) {
+    policy = new RateLimitPolicy({ capacity: rl.capacity, refillPerSecond: rl.refillPerSecond, abuseThreshold: rl.abuseThreshold });
+    policies.set(rl, policy);
+  }
+  return policy;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -352,14 +364,7 @@ export class Session implements HubMember, ConnectionInfo {
 
   /** Rate limit; false when the message must be dropped. */
   #admit(): boolean {
-    if (!this.#limiter) {
-      const rl = this.engine.options.rateLimit;
-      this.#limiter = new InboundRateLimiter({
-        capacity: rl.capacity,
-        refillPerSecond: rl.refillPerSecond,
-        abuseThreshold: rl.abuseThreshold,
-      });
-    }
+    this.#limiter ??= new InboundRateLimiter(policyFor(this.engine.options.rateLimit));
     const decision = this.#limiter.check();
     if (decision.action === "allow") {
       if (decision.warning) {
