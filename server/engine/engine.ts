@@ -10,7 +10,7 @@ import type { Codec } from "../../wasm/api.ts";
 import { defaultCodec } from "../../wasm/default-codec.ts";
 import { depthOf } from "../../wasm/envelope.ts";
 import { MemoryBroker } from "../broker/memory.ts";
-import type { Broker, BrokerEvent, PresenceMember, PublicationData, StreamTop } from "../broker/types.ts";
+import type { Broker, BrokerEvent, PresenceMember, Publication, PublicationData, PublishOptions, StreamTop } from "../broker/types.ts";
 import { createLogger } from "../log.ts";
 import type { ResolvedOptions } from "../options.ts";
 import type {
@@ -28,7 +28,7 @@ import { type Authenticator, createAuthenticator, isAuthConfigured } from "./aut
 import { CloseCode } from "./codes.ts";
 import type { HostFanOut, HostSocket, UpgradeData } from "./host.ts";
 import { broadcastChannel, Hub } from "./hub.ts";
-import { type EncodeContext, isoNow, messageEnvelope, Outbound, OutboundCache, publicationEnvelope, VARIANTS } from "./outbound.ts";
+import { type EncodeContext, isoNow, messageEnvelope, Outbound, OutboundCache, VARIANTS } from "./outbound.ts";
 import { BatchedSession } from "./batched-session.ts";
 import { Session } from "./session.ts";
 import { extractToken } from "./token.ts";
@@ -44,7 +44,7 @@ function utf8ByteLength(text: string): number {
 }
 
 const NO_TOPICS: string[] = [];
-const NO_PUBLISH_OPTIONS = Object.freeze({});
+const NO_PUBLISH_OPTIONS = Object.freeze({}) as Record<string, never>;
 const NO_CLAIMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 /** Most topics listed in `metrics().topics`. */
@@ -64,6 +64,18 @@ export function sendableCloseCode(code: number | undefined): number | undefined 
   if (code === undefined || !Number.isInteger(code)) return undefined;
   if ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999)) return code;
   return undefined;
+}
+
+/**
+ * False when the JSON text `json` cannot nest deeper than `limit`: each level takes an opening
+ * and a closing bracket, and more than `limit` levels need more than `limit` opening brackets.
+ */
+function openingBracketsOver(json: string, limit: number): boolean {
+  if (json.length <= 2 * limit) return false;
+  let count = 0;
+  for (let at = json.indexOf("{"); at !== -1; at = json.indexOf("{", at + 1)) if (++count > limit) return true;
+  for (let at = json.indexOf("["); at !== -1; at = json.indexOf("[", at + 1)) if (++count > limit) return true;
+  return false;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -118,8 +130,9 @@ export class Engine {
 
   /** A user's sessions: the session itself while it is the only one (the common case), else a set. */
   readonly #byUser = new Map<string, Session | Set<Session>>();
-  /** Serialized payloads of publications made here (the fan-out reuses them). */
-  readonly #payloadJson = new WeakMap<PublicationData, string>();
+  /** The publication being handed to the memory broker and its serialized payload (see `publish`). */
+  #inFlightData: PublicationData | null = null;
+  #inFlightJson = "";
   readonly #authenticate: Authenticator;
   readonly #authConfigured: boolean;
   readonly #ownsBroker: boolean;
@@ -147,7 +160,7 @@ export class Engine {
         historySize: options.recovery ? options.history.size : 0,
         historyTtlMs: options.history.ttlMs,
         memoryBudget: options.history.memoryBudget,
-        payloadSize: (data) => this.#payloadJson.get(data)?.length,
+        payloadSize: (data) => (data === this.#inFlightData ? this.#inFlightJson.length : undefined),
       });
     this.clustered = !(this.broker instanceof MemoryBroker);
     this.#authenticate = deps.authenticate ?? createAuthenticator(options.jwt);
@@ -351,7 +364,7 @@ export class Engine {
           const { publication } = event;
           if (!this.hub.has(publication.topic)) return;
           // Live fan-out encodes afresh (no cache bookkeeping on the hot path).
-          const out = new Outbound(this.encodeContext, publicationEnvelope(publication), this.#payloadJson.get(publication.data));
+          const out = Outbound.publication(this.encodeContext, publication, publication.data === this.#inFlightData ? this.#inFlightJson : undefined);
           const count = this.hub.deliver(publication.topic, out, publication);
           this.counters.messagesOut += count.messages;
           this.counters.bytesOut += count.bytes;
@@ -433,38 +446,58 @@ export class Engine {
   // Embedding API
   // -------------------------------------------------------------------------------------------
 
-  /** Publishes to a topic; resolves with the position. Throws `TypeError` on bad input. */
-  async publish(topic: string, type: string, payload: unknown, options: ServerPublishOptions = {}): Promise<StreamTop> {
-    const problem = topicProblem(topic);
-    if (problem) throw new TypeError(`invalid topic: ${problem}`);
-    if (typeof type !== "string" || type.length === 0 || type.length > 256) throw new TypeError("type must be a non-empty string of at most 256 characters");
-    if (!isPlainObject(payload)) throw new TypeError("payload must be a JSON object");
+  /**
+   * Publishes to a topic; resolves with the position. Rejects with a `TypeError` on bad input.
+   * With the memory broker the publication is stored and fanned out before this returns (no
+   * `async` frame on that path).
+   */
+  publish(topic: string, type: string, payload: unknown, options: ServerPublishOptions = NO_PUBLISH_OPTIONS): Promise<StreamTop> {
+    let data: PublicationData;
     let payloadJson: string;
     try {
-      payloadJson = JSON.stringify(payload);
+      const problem = topicProblem(topic);
+      if (problem) throw new TypeError(`invalid topic: ${problem}`);
+      if (typeof type !== "string" || type.length === 0 || type.length > 256) throw new TypeError("type must be a non-empty string of at most 256 characters");
+      if (!isPlainObject(payload)) throw new TypeError("payload must be a JSON object");
+      try {
+        payloadJson = JSON.stringify(payload);
+      } catch (error) {
+        throw new TypeError(`payload is not JSON-serializable: ${(error as Error).message}`);
+      }
+      this.#checkDeliverable(topic, type, payload, payloadJson);
+      data = { type, payload, id: options.id ?? crypto.randomUUID(), ts: isoNow() };
+      if (options.priority !== undefined) data.priority = options.priority;
+      if (options.correlationId !== undefined) data.correlationId = options.correlationId;
+      const publishOptions = options.id ? { idempotencyTtlMs: this.options.idempotencyTtlMs } : NO_PUBLISH_OPTIONS;
+      if (this.broker instanceof MemoryBroker) {
+        // The broker stores and emits synchronously: its size estimate and the fan-out reuse the
+        // payload text through the in-flight slot (restored after, in case of re-entry).
+        const previousData = this.#inFlightData;
+        const previousJson = this.#inFlightJson;
+        this.#inFlightData = data;
+        this.#inFlightJson = payloadJson;
+        let publication: Publication;
+        try {
+          publication = this.broker.publishSync(topic, data, publishOptions);
+        } finally {
+          this.#inFlightData = previousData;
+          this.#inFlightJson = previousJson;
+        }
+        // A dedup hit on `id` returns the first publication's very data object.
+        if (!options.id || publication.data === data) this.counters.publications++;
+        return Promise.resolve({ epoch: publication.epoch, offset: publication.offset });
+      }
+      return this.#publishRemote(topic, data, publishOptions, !!options.id);
     } catch (error) {
-      throw new TypeError(`payload is not JSON-serializable: ${(error as Error).message}`);
+      return Promise.reject(error);
     }
-    this.#checkDeliverable(topic, type, payload, payloadJson);
-    const data: PublicationData = {
-      type,
-      payload,
-      id: options.id ?? crypto.randomUUID(),
-      ts: isoNow(),
-    };
-    if (options.priority !== undefined) data.priority = options.priority;
-    if (options.correlationId !== undefined) data.correlationId = options.correlationId;
-    this.#payloadJson.set(data, payloadJson);
-    const publishOptions = options.id ? { idempotencyTtlMs: this.options.idempotencyTtlMs } : NO_PUBLISH_OPTIONS;
-    const publication =
-      this.broker instanceof MemoryBroker
-        ? this.broker.publishSync(topic, data, publishOptions)
-        : await this.broker.publish(topic, data, publishOptions);
-    // Count new publications only: a dedup hit on `id` returns the first publication's data (the
-    // memory broker returns the very object; others a copy, told apart by its publish time).
-    const fresh =
-      !options.id || publication.data === data || (!(this.broker instanceof MemoryBroker) && publication.data.ts === data.ts);
-    if (fresh) this.counters.publications++;
+  }
+
+  async #publishRemote(topic: string, data: PublicationData, publishOptions: PublishOptions, withId: boolean): Promise<StreamTop> {
+    const publication = await this.broker.publish(topic, data, publishOptions);
+    // Count new publications only: a dedup hit on `id` returns the first publication's data, a
+    // copy told apart by its publish time.
+    if (!withId || publication.data === data || publication.data.ts === data.ts) this.counters.publications++;
     return { epoch: publication.epoch, offset: publication.offset };
   }
 
@@ -478,7 +511,8 @@ export class Engine {
     const bytes = payloadJson.length * 3 <= limit ? payloadJson.length : utf8ByteLength(payloadJson);
     if (bytes > limit) throw new TypeError(`payload too large: ${bytes} bytes, at most ${limit} fit in one envelope`);
     const maxPayloadDepth = this.options.maxDepth - 1;
-    if (depthOf(payload, maxPayloadDepth) > maxPayloadDepth) {
+    // Each level of JSON nesting takes an opening bracket, so a text with few of them needs no walk.
+    if (openingBracketsOver(payloadJson, maxPayloadDepth) && depthOf(payload, maxPayloadDepth) > maxPayloadDepth) {
       throw new TypeError(`payload nested deeper than ${maxPayloadDepth} levels`);
     }
   }

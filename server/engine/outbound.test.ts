@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { decode as msgpackDecode } from "@msgpack/msgpack";
 import { decodeFrame } from "../../wasm/frame.ts";
 import { nativeCodec } from "../../wasm/native.ts";
-import { messageEnvelope, Outbound, OutboundCache, publicationEnvelope, Variant } from "./outbound.ts";
+import type { Publication } from "../broker/types.ts";
+import { messageEnvelope, Outbound, OutboundCache, publicationEnvelope, publicationJson, Variant } from "./outbound.ts";
 
 const ctx = { codec: nativeCodec, compressionThreshold: 100 };
 const pub = { topic: "prices", epoch: "0000beef", offset: 42, data: { type: "price_update", payload: { v: 1 }, id: "m1", ts: "2026-01-01T00:00:00.000Z" } };
@@ -76,5 +77,34 @@ describe("OutboundCache", () => {
     const big = { ...pub, offset: 99, data: { ...pub.data, payload: { s: "z".repeat(4000) } } };
     cache.get(big);
     expect(cache.bytes).toBeLessThanOrEqual(10_000);
+  });
+});
+
+describe("publicationJson", () => {
+  const base: Publication = { topic: "prices", epoch: "0000beef", offset: 42, data: { type: "tick", payload: { v: 1 }, id: "a", ts: "2026-01-01T00:00:00.000Z" } };
+  const variants: Publication[] = [
+    base,
+    { ...base, offset: 43 },
+    { ...base, epoch: "00c0ffee", offset: 0 },
+    { ...base, topic: 'quo"te\\s \u0001 ünï \ud83d\ude00', data: { ...base.data, type: 'ty"pe\n', id: "i\u2028d" } },
+    { ...base, data: { ...base.data, type: "tick", category: "S" } },
+    { ...base, data: { ...base.data, type: "tick" } },
+    { ...base, data: { ...base.data, type: "lone \ud800 surrogate", priority: 10, correlationId: 'c"id' } },
+    { ...base, data: { ...base.data, type: "server_ready", priority: Number.NaN } },
+    { ...base, data: { ...base.data, type: "x_snapshot", ts: "other \u007f ts" } },
+    { ...base, offset: 2 ** 60 }, // not a safe integer: the generic path
+  ];
+
+  test("the same text as JSON.stringify of the envelope, caches warm or cold, for any field content", () => {
+    for (let round = 0; round < 2; round++) {
+      for (const p of variants) {
+        const payload = { nested: { s: 'x"y' }, list: [1, "two"], u: "\u00e9" };
+        const expected = JSON.stringify({ ...publicationEnvelope(p), p: payload });
+        expect(publicationJson({ ...p, data: { ...p.data, payload } }, JSON.stringify(payload))).toBe(expected);
+        const out = Outbound.publication(ctx, { ...p, data: { ...p.data, payload } }, JSON.stringify(payload));
+        expect(out.json()).toBe(expected);
+        expect(out.envelope).toEqual(publicationEnvelope({ ...p, data: { ...p.data, payload } }));
+      }
+    }
   });
 });

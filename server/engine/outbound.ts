@@ -37,7 +37,9 @@ export type EnvelopeObject = Record<string, unknown>;
 /** One message, lazily encoded per variant and cached. */
 export class Outbound {
   readonly #ctx: EncodeContext;
-  readonly #envelope: EnvelopeObject;
+  #envelope: EnvelopeObject | undefined;
+  /** Set instead of the envelope by `Outbound.publication` (the object is built only if asked for). */
+  #publication: Publication | undefined;
   #json: string | undefined;
   #jsonBytes: Uint8Array | undefined;
   readonly #frames: Array<string | Uint8Array | undefined> = [undefined, undefined, undefined];
@@ -58,14 +60,27 @@ export class Outbound {
     }
   }
 
+  /**
+   * A stamped publication (`publicationEnvelope`). With `payloadJson` (the serialized payload)
+   * the JSON text is assembled from cached per-topic parts without building the envelope object.
+   */
+  static publication(ctx: EncodeContext, publication: Publication, payloadJson?: string): Outbound {
+    if (payloadJson === undefined) return new Outbound(ctx, publicationEnvelope(publication));
+    const out = new Outbound(ctx, NO_ENVELOPE);
+    out.#envelope = undefined;
+    out.#publication = publication;
+    out.#json = publicationJson(publication, payloadJson);
+    return out;
+  }
+
   /** The envelope object. */
   get envelope(): EnvelopeObject {
-    return this.#envelope;
+    return (this.#envelope ??= publicationEnvelope(this.#publication!));
   }
 
   /** The JSON text of the envelope. */
   json(): string {
-    return (this.#json ??= JSON.stringify(this.#envelope));
+    return (this.#json ??= JSON.stringify(this.envelope));
   }
 
   /** The frame for a variant: a string (text frame) or prefixed bytes (binary frame). */
@@ -74,7 +89,7 @@ export class Outbound {
     if (cached !== undefined) return cached;
     let frame: string | Uint8Array;
     if (variant === Variant.MSGPACK) {
-      frame = withPrefix(PREFIX.msgpack, msgpackEncode(this.#envelope));
+      frame = withPrefix(PREFIX.msgpack, msgpackEncode(this.envelope));
     } else {
       const json = this.json();
       if (json.length <= this.#ctx.compressionThreshold) {
@@ -116,6 +131,67 @@ export function publicationEnvelope(publication: Publication): EnvelopeObject {
   if (d.correlationId !== undefined) env.cid = d.correlationId;
   env.p = d.payload;
   return env;
+}
+
+const NO_ENVELOPE: EnvelopeObject = Object.freeze({}) as EnvelopeObject;
+const PART_CACHE_LIMIT = 4096;
+/** Per topic: the epoch and the text up to the offset, `{"tp":<topic>,"e":<epoch>,"o":`. */
+const stampHeads = new Map<string, { epoch: string; text: string }>();
+/** Per type: its category and `,"c":<category>,"t":<type>,"id":`. */
+const typeParts = new Map<string, { category: string; text: string }>();
+let lastTs = "";
+let lastTsJson = '""';
+
+function stampHead(topic: string, epoch: string): string {
+  const hit = stampHeads.get(topic);
+  if (hit !== undefined && hit.epoch === epoch) return hit.text;
+  if (hit === undefined && stampHeads.size >= PART_CACHE_LIMIT) stampHeads.clear();
+  const text = `{"tp":${JSON.stringify(topic)},"e":${JSON.stringify(epoch)},"o":`;
+  stampHeads.set(topic, { epoch, text });
+  return text;
+}
+
+function typePart(category: string, type: string): string {
+  const hit = typeParts.get(type);
+  if (hit !== undefined && hit.category === category) return hit.text;
+  if (hit === undefined && typeParts.size >= PART_CACHE_LIMIT) typeParts.clear();
+  const text = `,"c":${JSON.stringify(category)},"t":${JSON.stringify(type)},"id":`;
+  typeParts.set(type, { category, text });
+  return text;
+}
+
+/** `JSON.stringify(ts)`, remembered for the last value (`isoNow` repeats within a millisecond). */
+function tsJson(ts: string): string {
+  if (ts !== lastTs) {
+    lastTs = ts;
+    lastTsJson = JSON.stringify(ts);
+  }
+  return lastTsJson;
+}
+
+/**
+ * The JSON text of `publicationEnvelope(publication)` with `payloadJson` as `p`: the same text
+ * `JSON.stringify` gives (same keys, order and escaping), built from cached per-topic and
+ * per-type parts. Fields of unexpected types fall back to `JSON.stringify` of the envelope head.
+ */
+export function publicationJson(publication: Publication, payloadJson: string): string {
+  const d = publication.data;
+  const offset = publication.offset;
+  if (
+    typeof publication.topic !== "string" || typeof publication.epoch !== "string" || typeof d.type !== "string" || typeof d.id !== "string" ||
+    typeof d.ts !== "string" || !Number.isSafeInteger(offset) || (d.category !== undefined && typeof d.category !== "string")
+  ) {
+    const head: Record<string, unknown> = publicationEnvelope(publication);
+    delete head.p;
+    return `${JSON.stringify(head).slice(0, -1)},"p":${payloadJson}}`;
+  }
+  let text = stampHead(publication.topic, publication.epoch) + offset + typePart(d.category ?? categoryOf(d.type), d.type) +
+    JSON.stringify(d.id) + ',"ts":' + tsJson(d.ts) + ',"v":1';
+  const pri = d.priority === undefined ? undefined : JSON.stringify(d.priority);
+  if (pri !== undefined) text += ',"pri":' + pri;
+  const cid = d.correlationId === undefined ? undefined : JSON.stringify(d.correlationId);
+  if (cid !== undefined) text += ',"cid":' + cid;
+  return text + ',"p":' + payloadJson + "}";
 }
 
 /** Builds an unstamped envelope (system or direct message) with the current time. */
@@ -174,7 +250,7 @@ export class OutboundCache {
     const key = `${publication.epoch}:${publication.offset}:${publication.topic}`;
     const hit = this.#entries.get(key);
     if (hit) return hit.out;
-    const out = new Outbound(this.#ctx, publicationEnvelope(publication), payloadJson);
+    const out = Outbound.publication(this.#ctx, publication, payloadJson);
     const bytes = out.json().length;
     if (bytes > this.#maxBytes / 4) return out; // too big to be worth keeping
     if (this.#entries.size >= this.#maxEntries || this.#bytes + bytes > this.#maxBytes) {
