@@ -366,8 +366,8 @@ export interface WseServer {
 }
 
 /**
- * Contract of server-edge's `server/http/app.ts`: `createHttpApp(server, options)` returns a
- * hono app whose `fetch` serves `/health`, `/metrics` and `/api/*`.
+ * Contract of `server/http/app.ts`: `createHttpApp(server, options)` returns an app whose `fetch`
+ * serves `/health`, `/metrics` and `/api/*` (publish routes on a fast path, the rest through hono).
  */
 export type CreateHttpApp = (
   server: WseServer,

@@ -24,7 +24,7 @@ export interface FanoutPoint {
 }
 
 /** Systems in the order they run. */
-export const FANOUT_SYSTEMS: SystemName[] = ["bare-bun", "ours", "ours-http", "upstream"];
+export const FANOUT_SYSTEMS: SystemName[] = ["bare-bun", "ours", "ours-http", "ours-http-batch", "upstream"];
 
 /** Subscriber counts per mode. */
 export function subscriberCounts(ctx: BenchContext): number[] {

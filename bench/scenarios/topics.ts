@@ -11,7 +11,7 @@ import { type BenchContext, int, ratio, type Scenario, type ScenarioReport } fro
 import { type SystemName, startSystem, unavailableReason } from "../lib/systems.ts";
 import { generatorProcesses } from "./fanout.ts";
 
-const SYSTEMS: SystemName[] = ["bare-bun", "ours", "ours-http", "upstream"];
+const SYSTEMS: SystemName[] = ["bare-bun", "ours", "ours-http", "ours-http-batch", "upstream"];
 
 function shape(ctx: BenchContext): { connections: number; topics: number; perConnection: number } {
   if (ctx.tiny) return { connections: 40, topics: 10, perConnection: 2 };
