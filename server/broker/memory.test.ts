@@ -162,3 +162,43 @@ describe("MemoryBroker presence", () => {
     await expect(b.publish("a", data())).rejects.toThrow("closed");
   });
 });
+
+describe("MemoryBroker retention against a model", () => {
+  test("random interleaving of topics, count bound, TTL and budget: history is always the newest retained suffix", async () => {
+    let seed = 7;
+    const random = () => ((seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff) / 0x7fffffff);
+    const ttl = 1000;
+    const b = make({ historySize: 5, historyTtlMs: ttl, memoryBudget: 20 * 200 });
+    // Model: per topic, [offset, published at] of what must be retained (budget aside).
+    const model = new Map<string, { epoch: string; sent: Array<[number, number]> }>();
+    for (let step = 0; step < 3000; step++) {
+      clock += Math.floor(random() * 40);
+      const topic = `t${Math.floor(random() * 6)}`;
+      const p = b.publishSync(topic, data({ step }));
+      let m = model.get(topic);
+      if (!m || m.epoch !== p.epoch) model.set(topic, (m = { epoch: p.epoch, sent: [] }));
+      m.sent.push([p.offset, clock]);
+      if (step % 50 !== 0) continue;
+      let retained = 0;
+      for (const [name, mm] of model) {
+        const h = await b.history(name, -1, 100);
+        const offsets = h.publications.map((x) => x.offset);
+        // Contiguous, ending at the top (or empty), never more than the count bound, none expired.
+        if (offsets.length > 0) {
+          expect(h.top.epoch).toBe(mm.epoch);
+          expect(offsets.at(-1)).toBe(h.top.offset);
+          expect(offsets).toEqual([...offsets.keys()].map((i) => offsets[0]! + i));
+        }
+        expect(offsets.length).toBeLessThanOrEqual(5);
+        const alive = new Set(mm.sent.filter(([, at]) => at + ttl > clock).map(([o]) => o));
+        for (const o of offsets) expect(alive.has(o)).toBe(true);
+        retained += offsets.length;
+      }
+      expect(b.retainedBytes).toBeLessThanOrEqual(20 * 200);
+      if (retained === 0) expect(b.retainedBytes).toBe(0);
+    }
+    clock += ttl;
+    b.sweep();
+    expect(b.retainedBytes).toBe(0);
+  });
+});

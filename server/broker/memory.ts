@@ -46,8 +46,10 @@ interface Entry {
   publication: Publication;
   bytes: number;
   expiresAt: number;
-  /** No longer retained (the queue slot is stale). */
-  dropped: boolean;
+  stream: Stream;
+  /** Neighbours in the list of every retained entry in insertion (= expiry) order. */
+  older: Entry | null;
+  newer: Entry | null;
 }
 
 interface Stream {
@@ -86,12 +88,13 @@ export class MemoryBroker implements Broker {
   readonly #now: () => number;
   readonly #payloadSize: ((data: PublicationData) => number | undefined) | undefined;
   readonly #streams = new Map<string, Stream>();
-  /** Every retained entry in insertion (= expiry) order, for TTL and budget eviction. */
-  #queue: Array<{ stream: Stream; entry: Entry }> = [];
-  #queueHead = 0;
+  /**
+   * Ends of a doubly linked list of every retained entry in insertion (= expiry) order, for TTL
+   * and budget eviction; an entry dropped by its topic's count bound is unlinked in O(1).
+   */
+  #oldest: Entry | null = null;
+  #newest: Entry | null = null;
   #bytes = 0;
-  /** Queue slots whose entry was already dropped by the per-topic bound. */
-  #stale = 0;
   readonly #idempotency = new Map<string, { result: Publication; expiresAt: number }>();
   readonly #presence = new Map<string, Map<string, PresenceMember>>();
   #handler: BrokerHandler = () => {};
@@ -267,10 +270,9 @@ export class MemoryBroker implements Broker {
     if (this.#timer) clearInterval(this.#timer);
     this.#streams.clear();
     this.#presence.clear();
-    this.#queue = [];
-    this.#queueHead = 0;
+    this.#oldest = null;
+    this.#newest = null;
     this.#bytes = 0;
-    this.#stale = 0;
     return Promise.resolve();
   }
 
@@ -305,44 +307,33 @@ export class MemoryBroker implements Broker {
       publication,
       bytes: sizeOf(publication.topic, publication.data, this.#payloadSize?.(publication.data)),
       expiresAt: now + this.#ttlMs,
-      dropped: false,
+      stream,
+      older: this.#newest,
+      newer: null,
     };
     stream.entries.push(entry);
-    this.#queue.push({ stream, entry });
+    if (this.#newest) this.#newest.newer = entry;
+    else this.#oldest = entry;
+    this.#newest = entry;
     this.#bytes += entry.bytes;
     // Per-topic count bound.
-    while (stream.entries.length - stream.head > this.#historySize) {
-      this.#dropHead(stream);
-      this.#stale++;
-    }
-    this.#compactQueue();
+    while (stream.entries.length - stream.head > this.#historySize) this.#dropHead(stream);
     // Global budget: evict globally oldest entries.
-    while (this.#bytes > this.#budget && this.#queueHead < this.#queue.length) {
-      this.#evictQueueHead(true);
-    }
+    while (this.#bytes > this.#budget && this.#oldest) this.#evictOldest();
   }
 
-  /** Removes the oldest retained entry of a stream (count bound); the queue slot goes stale. */
+  /** Removes the oldest retained entry of a stream and unlinks it from the global list. */
   #dropHead(stream: Stream): void {
     const entry = stream.entries[stream.head]!;
     stream.head++;
     this.#bytes -= entry.bytes;
-    entry.dropped = true;
+    const { older, newer } = entry;
+    if (older) older.newer = newer;
+    else this.#oldest = newer;
+    if (newer) newer.older = older;
+    else this.#newest = older;
+    entry.older = entry.newer = null;
     this.#compact(stream);
-  }
-
-  /** Rebuilds the global queue without stale slots once they dominate (amortized O(1)). */
-  #compactQueue(): void {
-    const live = this.#queue.length - this.#queueHead;
-    if (this.#stale < 1024 || this.#stale * 2 < live) return;
-    const next: Array<{ stream: Stream; entry: Entry }> = [];
-    for (let i = this.#queueHead; i < this.#queue.length; i++) {
-      const slot = this.#queue[i]!;
-      if (!slot.entry.dropped) next.push(slot);
-    }
-    this.#queue = next;
-    this.#queueHead = 0;
-    this.#stale = 0;
   }
 
   #compact(stream: Stream): void {
@@ -352,30 +343,20 @@ export class MemoryBroker implements Broker {
     }
   }
 
-  /** Pops the global queue head; drops the entry from its stream when still retained. */
-  #evictQueueHead(lost: boolean): void {
-    const { stream, entry } = this.#queue[this.#queueHead]!;
-    this.#queue[this.#queueHead] = undefined as never;
-    this.#queueHead++;
-    if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#queueHead);
-      this.#queueHead = 0;
-    }
-    if (entry.dropped) {
-      this.#stale--; // already dropped by the per-topic bound
-      return;
-    }
+  /**
+   * Drops the globally oldest entry (TTL or budget: history is lost). It is the oldest of its
+   * stream too; a stream left without history is forgotten, so its next publication starts a
+   * new epoch.
+   */
+  #evictOldest(): void {
+    const entry = this.#oldest!;
+    const stream = entry.stream;
     this.#dropHead(stream);
-    if (lost && stream.head >= stream.entries.length) {
-      // The stream's whole history is gone: forget it so the next publication starts a new epoch.
-      const topic = entry.publication.topic;
-      if (this.#streams.get(topic) === stream) this.#streams.delete(topic);
-    }
+    const topic = entry.publication.topic;
+    if (stream.head >= stream.entries.length && this.#streams.get(topic) === stream) this.#streams.delete(topic);
   }
 
   #expire(now: number): void {
-    while (this.#queueHead < this.#queue.length && this.#queue[this.#queueHead]!.entry.expiresAt <= now) {
-      this.#evictQueueHead(true);
-    }
+    while (this.#oldest !== null && this.#oldest.expiresAt <= now) this.#evictOldest();
   }
 }
