@@ -91,6 +91,32 @@ describe("Bun host", () => {
     expect(enc.publications("v")[1]!.p).toEqual({ s: "y".repeat(300) });
   });
 
+  test("encrypted bursts: many publications in one turn (small and past the cork buffer) arrive complete, in order, then the direct message sent after them", async () => {
+    const { server: s, url } = await server({ compressionThreshold: 1_000_000 });
+    const encs = await Promise.all([1, 2, 3].map(() => client(url)));
+    const ids: string[] = [];
+    for (const enc of encs) {
+      await enc.hello({}, true);
+      await enc.subscribe(["burst"], {}, true);
+      ids.push(JSON.parse(JSON.stringify(enc.frames[0]!.env!.p)).details.connection_id as string);
+    }
+    const plain = await client(url);
+    await plain.subscribe(["burst"]);
+    const sizes = Array.from({ length: 120 }, (_, i) => (i % 10 === 9 ? 40_000 : 60 + i));
+    for (let i = 0; i < sizes.length; i++) void s.publish("burst", "tick", { i, pad: "x".repeat(sizes[i]!) });
+    for (const id of ids) expect(s.send(id, "after", { done: true })).toBe(true);
+    for (const enc of encs) {
+      const envs = await enc.waitPublications("burst", sizes.length, 10_000);
+      expect(envs.map((e) => e.o)).toEqual(sizes.map((_, i) => i));
+      expect(envs.map((e) => (e.p.pad as string).length)).toEqual(sizes);
+      await enc.waitType("after");
+      const order = enc.frames.filter((f) => f.env?.tp === "burst" || f.env?.t === "after").map((f) => f.env!.t);
+      expect(order).toEqual([...sizes.map(() => "tick"), "after"]);
+      expect(enc.frames.filter((f) => f.env?.tp === "burst").every((f) => f.prefix === "E:")).toBe(true);
+    }
+    expect((await plain.waitPublications("burst", sizes.length, 10_000)).map((e) => e.o)).toEqual(sizes.map((_, i) => i));
+  }, 20_000);
+
   test("broadcast and direct send reach the right connections", async () => {
     const { server: s, url } = await server();
     const a = await client(url);
