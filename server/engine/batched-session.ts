@@ -8,35 +8,29 @@
  *
  * @module
  */
-import type { HostSocket, UpgradeData } from "./host.ts";
-import type { Engine } from "./engine.ts";
 import { Session } from "./session.ts";
-import type { BatchTarget, Frame, WriteBatcher } from "./write-batch.ts";
+import type { BatchTarget, Frame } from "./write-batch.ts";
 
-/** A session with write coalescing (see the module doc). */
+/**
+ * A session with write coalescing (see the module doc). It adds no per-connection state: the
+ * queue lives in the engine's `writeBatch`.
+ */
 export class BatchedSession extends Session implements BatchTarget {
-  readonly #batch: WriteBatcher;
-
-  /** As `Session`; `batch` is the engine's batcher. */
-  constructor(engine: Engine, socket: HostSocket, data: UpgradeData, batch: WriteBatcher) {
-    super(engine, socket, data);
-    this.#batch = batch;
-  }
-
   /** Queues a frame to be written at the end of this turn, after anything queued before (HubMember). */
   queueFrame(frame: Frame): void {
-    if (!this.closed) this.#batch.queue(this, frame);
+    if (!this.closed) this.engine.writeBatch.queue(this, frame);
   }
 
   /** Sends a frame now, or behind the queued ones while there are any. */
   override sendFrame(frame: Frame): void {
-    if (this.#batch.has(this)) this.#batch.queue(this, frame);
+    const batch = this.engine.writeBatch;
+    if (batch.has(this)) batch.queue(this, frame);
     else super.sendFrame(frame);
   }
 
   /** Writes the queued frames, then starts the close handshake. */
   override close(code: number, reason: string): void {
-    if (!this.closed) this.#batch.flushTarget(this);
+    if (!this.closed) this.engine.writeBatch.flushTarget(this);
     super.close(code, reason);
   }
 

@@ -260,7 +260,7 @@ export class Engine {
       socket.close(this.options.drain.closeCode, "server restart");
       return null;
     }
-    const session = new BatchedSession(this, socket, data, this.writeBatch);
+    const session = new BatchedSession(this, socket, data);
     data.session = session;
     this.sessions.set(session.connectionId, session);
     const mine = this.#byUser.get(session.userId);
