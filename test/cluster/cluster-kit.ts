@@ -1,13 +1,13 @@
 /**
  * Process control for the cluster suite: a throwaway redis-server and server nodes started as
  * separate processes with the real CLI (`bun server/main.ts --redis …`), each on a free
- * loopback port, plus HTTP API helpers.
+ * loopback port (chosen again when it was taken before the node bound it), plus HTTP API helpers.
  *
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { freePort } from "../../scripts/redis-test-server.ts";
+import { listenerIsOurs, startOnFreePort } from "../ports.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BUN = process.execPath;
@@ -35,13 +35,15 @@ export interface ClusterNode {
   log: () => string;
 }
 
-async function waitHealthy(node: ClusterNode, timeoutMs: number, child: ChildProcess): Promise<void> {
+/** Waits for `/health` → 200 from this node's own process (not another server on the port). */
+async function waitHealthy(node: ClusterNode, port: number, timeoutMs: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`${node.name} exited (${child.exitCode}):\n${node.log()}`);
     try {
       const res = await fetch(`${node.http}/health`);
-      if (res.status === 200) return;
+      await res.body?.cancel();
+      if (res.status === 200 && listenerIsOurs(child.pid ?? -1, port) !== false) return;
     } catch {
       // not listening yet
     }
@@ -50,14 +52,20 @@ async function waitHealthy(node: ClusterNode, timeoutMs: number, child: ChildPro
   }
 }
 
-/** Starts one node with the CLI on a free port, sharing `redisUrl`; resolves once /health is 200. */
-export async function startNode(
+/**
+ * Starts one node with the CLI on a free port, sharing `redisUrl`; resolves once /health is 200.
+ * When the port was taken before the node bound it, starts again on another one.
+ */
+export function startNode(
   name: string,
   redisUrl: string,
   extraArgs: string[] = [],
   runtime: NodeRuntime = "bun",
 ): Promise<ClusterNode> {
-  const port = await freePort();
+  return startOnFreePort((port) => startNodeOn(port, name, redisUrl, extraArgs, runtime));
+}
+
+async function startNodeOn(port: number, name: string, redisUrl: string, extraArgs: string[], runtime: NodeRuntime): Promise<ClusterNode> {
   const flags = [
     "--host", "127.0.0.1", "--port", String(port), "--redis", redisUrl,
     "--api-key", API_KEY, "--jwt-secret", JWT_SECRET, "--log-level", "warn", ...extraArgs,
@@ -77,7 +85,7 @@ export async function startNode(
     log: () => output.slice(-4000),
   };
   try {
-    await waitHealthy(node, runtime === "deno" ? 60_000 : 15_000, child);
+    await waitHealthy(node, port, runtime === "deno" ? 60_000 : 15_000, child);
   } catch (error) {
     child.kill("SIGKILL");
     throw error;

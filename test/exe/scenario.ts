@@ -5,26 +5,16 @@
  *
  * @module
  */
-import { createServer as createNetServer } from "node:net";
 import { inflateSync } from "node:zlib";
 import { decode as decodeMsgpack } from "@msgpack/msgpack";
 import { SignJWT } from "jose";
+import { freePort, listenerIsOurs, startOnFreePort } from "../ports.ts";
 
 /** Repository root. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createNetServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free TCP port on 127.0.0.1 (from `test/ports.ts`, kept here for the suites that import it from this module). */
+export { freePort };
 
 /** Sleeps `ms`. */
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -42,16 +32,20 @@ export interface ServerProcess {
 }
 
 /**
- * Spawns `cmd` in `cwd` with `env` (plus WSE_HOST/WSE_PORT) and waits up to `timeoutMs` for
- * `/health` → 200.
+ * Spawns `cmd` in `cwd` with `env` (plus WSE_HOST/WSE_PORT on a free port) and waits up to
+ * `timeoutMs` for `/health` → 200 from that process. When the port was taken before the server
+ * bound it, spawns it again on another port.
  */
-export async function spawnServer(
+export function spawnServer(
   cmd: string[],
   env: Record<string, string>,
   timeoutMs = 20_000,
   cwd = ROOT,
 ): Promise<ServerProcess> {
-  const port = await freePort();
+  return startOnFreePort((port) => spawnServerOn(port, cmd, env, timeoutMs, cwd));
+}
+
+async function spawnServerOn(port: number, cmd: string[], env: Record<string, string>, timeoutMs: number, cwd: string): Promise<ServerProcess> {
   const fullEnv: Record<string, string | undefined> = { ...process.env, ...env, WSE_HOST: "127.0.0.1", WSE_PORT: String(port) };
   const proc = Bun.spawn(cmd, { cwd, env: fullEnv, stdout: "pipe", stderr: "pipe" });
   let output = "";
@@ -91,7 +85,8 @@ export async function spawnServer(
     }
     try {
       const res = await fetch(`${server.httpUrl}/health`);
-      if (res.status === 200) return server;
+      await res.body?.cancel();
+      if (res.status === 200 && listenerIsOurs(proc.pid, port) !== false) return server;
     } catch {
       // not listening yet
     }

@@ -6,11 +6,14 @@
  *
  * @module
  */
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { startTarget, type Target, type TargetConfig } from "../conformance/target.ts";
+import { pidListeningOn, processListensOn } from "../ports.ts";
 import { onTopic, sleep, WireClient } from "../conformance/wire.ts";
 
 export { sleep };
+/** The pid of the process that holds the listening socket on a port (from `test/ports.ts`). */
+export { pidListeningOn };
 
 /** A spawned server with its process id and memory readings. */
 export interface HardTarget extends Target {
@@ -22,7 +25,10 @@ export interface HardTarget extends Target {
   rssKiB(): number;
 }
 
-/** Starts a server for a scenario (`startTarget` with logs kept quiet) and finds its pid. */
+/**
+ * Starts a server for a scenario (`startTarget` with logs kept quiet; it starts again on a new
+ * port when the chosen free port was taken before the server bound it) and finds its pid.
+ */
 export async function startHardTarget(config: TargetConfig = {}): Promise<HardTarget> {
   const target = await startTarget(config);
   const port = Number(new URL(target.httpUrl).port);
@@ -45,62 +51,6 @@ export function rssKiB(pid: number): number {
   } catch {
     return 0;
   }
-}
-
-function listeningInodes(port: number): Set<string> {
-  const inodes = new Set<string>();
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text = "";
-    try {
-      text = readFileSync(file, "utf8");
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length < 10) continue;
-      const localPort = parseInt(cols[1]!.split(":")[1]!, 16);
-      if (localPort === port && cols[3] === "0A") inodes.add(cols[9]!);
-    }
-  }
-  return inodes;
-}
-
-function processListensOn(pid: number, port: number): boolean {
-  const inodes = listeningInodes(port);
-  return inodes.size > 0 && socketInodesOf(pid).some((i) => inodes.has(i));
-}
-
-function socketInodesOf(pid: number): string[] {
-  const out: string[] = [];
-  let fds: string[] = [];
-  try {
-    fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return out;
-  }
-  for (const fd of fds) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) out.push(m[1]!);
-    } catch {
-      // fd closed meanwhile
-    }
-  }
-  return out;
-}
-
-/** The pid of the process that holds the listening socket on `port` (own processes only). */
-export function pidListeningOn(port: number): number | null {
-  const inodes = listeningInodes(port);
-  if (inodes.size === 0) return null;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const pid = Number(entry);
-    if (pid === process.pid) continue;
-    if (socketInodesOf(pid).some((i) => inodes.has(i))) return pid;
-  }
-  return null;
 }
 
 /** mulberry32: a small, fast, seeded PRNG returning floats in [0, 1). */
