@@ -228,12 +228,25 @@ export function createAuthenticator(config: AuthConfig = {}): Authenticator {
     throw new AuthConfigError(`algorithm ${asymmetricAllowed.join(",")} needs a public key or a JWKS URL`);
   }
 
+  /** jose's verification options: the same for every token of one algorithm, so made once (per call only with a test clock). */
+  const verifyOptions = (alg: string, currentDate: Date | undefined) =>
+    Object.freeze({
+      algorithms: [alg],
+      issuer: config.issuer,
+      audience: config.audience,
+      clockTolerance: leeway,
+      requiredClaims: ["exp"],
+      currentDate,
+    });
+  const sharedOptions: Record<string, ReturnType<typeof verifyOptions>> = Object.create(null);
+
   return async (token) => {
     if (token === null || token === undefined || token === "") {
       throw new AuthError("AUTH_REQUIRED", "authentication token required");
     }
     if (typeof token !== "string") throw new AuthError("AUTH_FAILED", "token must be a string");
-    if (token.length > maxBytes || utf8.encode(token).byteLength > maxBytes) {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: only a token near the limit is encoded to measure it.
+    if (token.length > maxBytes || (token.length * 3 > maxBytes && utf8.encode(token).byteLength > maxBytes)) {
       throw new AuthError("AUTH_FAILED", `token larger than ${maxBytes} bytes`);
     }
     let header: { alg?: unknown; kid?: unknown } & Record<string, unknown>;
@@ -250,14 +263,7 @@ export function createAuthenticator(config: AuthConfig = {}): Authenticator {
     const kid = typeof header.kid === "string" ? header.kid : undefined;
     const candidates = selectSlots(slots, kid, requiredKids);
 
-    const options = {
-      algorithms: [alg],
-      issuer: config.issuer,
-      audience: config.audience,
-      clockTolerance: leeway,
-      requiredClaims: ["exp"],
-      currentDate: config.now ? new Date(config.now()) : undefined,
-    };
+    const options = config.now ? verifyOptions(alg, new Date(config.now())) : (sharedOptions[alg] ??= verifyOptions(alg, undefined));
     const plainHmac = isPlainHmacHeader(header);
     let lastError: unknown;
     for (const slot of candidates) {

@@ -29,16 +29,41 @@ function textSize(text: string, limit: number): number {
   return text.length * 3 <= limit ? text.length : Buffer.byteLength(text, "utf8");
 }
 
-/** One rate-limit policy per engine (keyed by its resolved `rateLimit` options), shared by its sessions' limiters. */
-const policies = new WeakMap<object, RateLimitPolicy>();
+/** What every session of one engine shares: made once per engine (keyed by its resolved options). */
+interface Shared {
+  /** The inbound rate-limit settings (each session keeps only its counters). */
+  policy: RateLimitPolicy;
+  /** `decodeFrame` options of a connection without a session key. */
+  decode: { maxSize: number };
+  /** `parseEnvelope` options. */
+  parse: { maxDepth: number };
+  /** `server_ready`'s `features`, as JSON. */
+  readyFeatures: string;
+}
 
-function policyFor(rl: { capacity: number; refillPerSecond: number; abuseThreshold: number }): RateLimitPolicy {
-  let policy = policies.get(rl);
-  if (!policy) {
-    policy = new RateLimitPolicy({ capacity: rl.capacity, refillPerSecond: rl.refillPerSecond, abuseThreshold: rl.abuseThreshold });
-    policies.set(rl, policy);
+const sharedByOptions = new WeakMap<Engine["options"], Shared>();
+
+function sharedFor(o: Engine["options"]): Shared {
+  let shared = sharedByOptions.get(o);
+  if (!shared) {
+    const rl = o.rateLimit;
+    shared = {
+      policy: new RateLimitPolicy({ capacity: rl.capacity, refillPerSecond: rl.refillPerSecond, abuseThreshold: rl.abuseThreshold }),
+      decode: Object.freeze({ maxSize: o.maxDecompressedSize }),
+      parse: Object.freeze({ maxDepth: o.maxDepth }),
+      readyFeatures: JSON.stringify({
+        compression: true,
+        encryption: false,
+        recovery: o.recovery,
+        presence: o.presence,
+        batching: true,
+        priority_queue: true,
+        msgpack: true,
+      }),
+    };
+    sharedByOptions.set(o, shared);
   }
-  return policy;
+  return shared;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -270,35 +295,14 @@ export class Session implements HubMember, ConnectionInfo {
 
   /** Sends `server_ready`, joins the shared channels and runs the initial subscription. */
   start(initialTopics: string[]): void {
-    const o = this.engine.options;
     const now = new Date().toISOString();
-    const ready = {
-      c: "WSE",
-      t: "server_ready",
-      id: crypto.randomUUID(),
-      ts: now,
-      seq: 1,
-      v: 1,
-      p: {
-        message: "Connected to WSE server",
-        details: {
-          connection_id: this.connectionId,
-          user_id: this.userId,
-          server_time: now,
-          version: 1,
-          features: {
-            compression: true,
-            encryption: false,
-            recovery: o.recovery,
-            presence: o.presence,
-            batching: true,
-            priority_queue: true,
-            msgpack: true,
-          },
-        },
-      },
-    };
-    this.sendFrame(JSON.stringify(ready));
+    // Written out in the key order of the 2.x object (the Python client reads it as JSON; the
+    // bytes equal JSON.stringify of that object): no object tree built per connection.
+    const ready =
+      `{"c":"WSE","t":"server_ready","id":"${crypto.randomUUID()}","ts":"${now}","seq":1,"v":1,` +
+      `"p":{"message":"Connected to WSE server","details":{"connection_id":${JSON.stringify(this.connectionId)},` +
+      `"user_id":${JSON.stringify(this.userId)},"server_time":"${now}","version":1,"features":${sharedFor(this.engine.options).readyFeatures}}}}`;
+    this.sendFrame(ready);
     this.#socket.subscribe(broadcastChannel(this.#variant));
     if (initialTopics.length > 0) {
       this.#enqueue(async () => {
@@ -328,9 +332,11 @@ export class Session implements HubMember, ConnectionInfo {
     if (!this.#admit()) return;
     let env: Envelope;
     try {
-      const frame = decodeFrame(data, this.engine.codec, { key: this.#rare?.key ?? undefined, maxSize: o.maxDecompressedSize });
+      const shared = sharedFor(o);
+      const key = this.#rare?.key;
+      const frame = decodeFrame(data, this.engine.codec, key ? { key, maxSize: o.maxDecompressedSize } : shared.decode);
       if (frame.encrypted) this.#rare!.decryptFailures = 0;
-      env = parseEnvelope(frame, { maxDepth: o.maxDepth });
+      env = parseEnvelope(frame, shared.parse);
     } catch (error) {
       this.#decodeFailed(error);
       return;
@@ -364,7 +370,7 @@ export class Session implements HubMember, ConnectionInfo {
 
   /** Rate limit; false when the message must be dropped. */
   #admit(): boolean {
-    this.#limiter ??= new InboundRateLimiter(policyFor(this.engine.options.rateLimit));
+    this.#limiter ??= new InboundRateLimiter(sharedFor(this.engine.options).policy);
     const decision = this.#limiter.check();
     if (decision.action === "allow") {
       if (decision.warning) {
@@ -612,7 +618,7 @@ export class Session implements HubMember, ConnectionInfo {
       try {
         inner = parseEnvelope(
           { encrypted: false, compression: "none", format: "json", text: JSON.stringify(messages[i]) },
-          { maxDepth: o.maxDepth },
+          sharedFor(o).parse,
         );
       } catch (error) {
         this.#decodeFailed(error);

@@ -37,6 +37,12 @@ describe("extractToken", () => {
     expect(extractToken(req("http://h/wse?token="))).toBeNull();
   });
 
+  test("the query is read as URLSearchParams reads it (percent-encoded name and value); no query, no token", () => {
+    expect(extractToken(req("http://h/wse?%74oken=a%2Eb.c"))).toBe("a.b.c");
+    expect(extractToken(req("http://h/token/wse"))).toBeNull();
+    expect(extractToken({ url: "/wse/token=t", headers: new Headers() })).toBeNull();
+  });
+
   test("works with a plain object and a relative URL", () => {
     expect(extractToken({ url: "/wse?token=t", headers: new Headers() })).toBe("t");
   });

@@ -41,7 +41,8 @@ export function extractToken(req: TokenRequest, options: TokenSourceOptions = {}
     if (match) return match[1]!;
   }
 
-  if (allowQuery) {
+  // Only a URL with a query is parsed (no URL object for the many upgrades that carry none).
+  if (allowQuery && req.url.includes("?")) {
     let url: URL | undefined;
     try {
       url = new URL(req.url, "http://localhost");
