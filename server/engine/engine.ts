@@ -425,8 +425,10 @@ export class Engine {
     // connection, so it rides the broadcast channels (encrypted connections get it one by one).
     const ping = `{"c":"WSE","t":"ping","ts":"${now}","v":1,"p":{"server_time":"${now}"}}`;
     for (const variant of VARIANTS) this.#fanOut.publish(broadcastChannel(variant), ping);
-    for (const s of this.encryptedSessions) s.sendFrame(ping);
-    this.counters.messagesOut += this.sessions.size;
+    for (const s of this.encryptedSessions) s.sendFrame(ping); // counted by sendFrame
+    let plain = 0;
+    for (const s of this.sessions.values()) if (!s.key) plain++;
+    this.counters.messagesOut += plain;
   }
 
   #sweep(): void {

@@ -64,9 +64,12 @@ interface TopicEntry {
   held: Map<HubMember, Held[]>;
 }
 
-/** Counts of one fan-out, for metrics. */
+/**
+ * Counts of one fan-out through the host channels, for metrics. Frames sent to members one by
+ * one (encrypted) are not in it: the member counts them when it writes them (`sendFrame`).
+ */
 export interface DeliveryCount {
-  /** Connections reached. */
+  /** Connections reached through host channels. */
   messages: number;
   /** Bytes handed to the host (native fan-out counted once per receiving connection). */
   bytes: number;
@@ -185,8 +188,6 @@ export class Hub {
       const frame = out.encrypted(member.variant, member.key!);
       if (member.queueFrame) member.queueFrame(frame);
       else member.sendFrame(frame);
-      count.messages++;
-      count.bytes += frame.byteLength;
     }
     for (const buffer of entry.held.values()) buffer.push(publication ? { publication, out } : { out });
     return count;

@@ -118,8 +118,8 @@ afterEach(async () => {
 });
 
 /** An engine with one encrypted connection subscribed to `topic`; returns its socket, key and id. */
-async function encryptedConnection(topic: string): Promise<{ engine: Engine; socket: CorkSocket; key: SessionKey; id: string }> {
-  const engine = new Engine(resolveOptions({ logger: silentLogger }));
+async function encryptedConnection(topic: string, pingIntervalMs = 25_000): Promise<{ engine: Engine; socket: CorkSocket; key: SessionKey; id: string }> {
+  const engine = new Engine(resolveOptions({ logger: silentLogger, pingIntervalMs }));
   engines.push(engine);
   engine.setFanOut({ publish() {} });
   const data = await engine.prepare(new Request("http://127.0.0.1/wse"));
@@ -192,5 +192,28 @@ describe("encrypted fan-out through the batcher", () => {
     await microtasks();
     const types = (decoded(socket, key) as Envelope[]).map((e) => (e.t === "tick" ? `tick${e.p.i}` : e.t));
     expect(types).toEqual(["tick0", "notice", "tick1"]);
+  });
+
+  test("each encrypted delivery counts once in messagesOut and bytesOut", async () => {
+    const { engine, socket } = await encryptedConnection("t");
+    const before = { ...engine.counters };
+    for (let i = 0; i < 3; i++) void engine.publish("t", "tick", { i });
+    await microtasks();
+    expect(socket.sends.length).toBe(3);
+    expect(engine.counters.messagesOut - before.messagesOut).toBe(3);
+    const bytes = socket.sends.reduce((n, f) => n + (typeof f === "string" ? f.length : f.byteLength), 0);
+    expect(engine.counters.bytesOut - before.bytesOut).toBe(bytes);
+  });
+
+  test("a server ping to an encrypted connection counts once", async () => {
+    const { engine, socket } = await encryptedConnection("t", 20);
+    const before = engine.counters.messagesOut;
+    const deadline = Date.now() + 3000;
+    while (!socket.sends.some((f) => typeof f === "string" && f.startsWith('{"c":"WSE","t":"ping"')) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const pings = socket.sends.filter((f) => typeof f === "string" && f.startsWith('{"c":"WSE","t":"ping"')).length;
+    expect(pings).toBeGreaterThan(0);
+    expect(engine.counters.messagesOut - before).toBe(pings);
   });
 });
