@@ -94,7 +94,7 @@ try {
     systemShares.push(systemMs / Math.max(1, userMs + systemMs));
     console.log(
       `run ${run + 1}: ${Math.round(rate).toLocaleString("en-US")} del/s, generator ${genUs.at(-1)!.toFixed(3)} µs CPU/delivery, server ${serverUs.at(-1)!.toFixed(3)}` +
-        ` (generator kernel share ${Math.round(systemShares.at(-1)! * 100)} %), lost/dup/missing ${phase.lost}/${phase.duplicates}/${phase.missing}`,
+        ` (generator kernel share ${Math.round(systemShares.at(-1)! * 100)} %, ${(phase.deliveries / Math.max(1, phase.reads)).toFixed(2)} deliveries per TCP read), lost/dup/missing ${phase.lost}/${phase.duplicates}/${phase.missing}`,
     );
   }
   console.log(

@@ -12,7 +12,7 @@
  * `{"cmd":"exit"}`. Events (stdout): `ready`, `progress`, `phase-done`, `heartbeat-done`, `fatal`, `exit`.
  * @module
  */
-import { connectRawWs, type RawWsConnection } from "./lib/raw-ws.ts";
+import { connectRawWs, type RawWsConnection, readsSoFar } from "./lib/raw-ws.ts";
 import { Histogram } from "./lib/histogram.ts";
 import { signJwt } from "./lib/jwt.ts";
 import { DeliveryStats, TopicTracker } from "./lib/offsets.ts";
@@ -78,7 +78,7 @@ const spec = JSON.parse(process.argv[2] ?? "{}") as GeneratorSpec;
 const stats = new DeliveryStats();
 const latency = new Histogram();
 const conns: RawWsConnection[] = [];
-let phase: { id: number; expect: number; pendingConns: number; firstAt: number; lastAt: number; startedAt: number; timer?: ReturnType<typeof setTimeout> } | null = null;
+let phase: { id: number; expect: number; pendingConns: number; firstAt: number; lastAt: number; startedAt: number; readsAtStart: number; timer?: ReturnType<typeof setTimeout> } | null = null;
 let unexpectedCloses = 0;
 const closeCodes: Record<string, number> = {};
 let liveConnections = 0;
@@ -271,6 +271,7 @@ function finishPhase(): void {
     firstAt: phase.firstAt,
     lastAt: phase.lastAt,
     startedAt: phase.startedAt,
+    reads: readsSoFar() - phase.readsAtStart,
     stats: stats.toJSON(),
     latency: latency.toJSON(),
     liveConnections,
@@ -290,7 +291,7 @@ function startPhase(id: number, expect: number, timeoutMs: number): void {
     state.remaining = conn.open ? expect * state.topicNames.length : 0;
     if (state.remaining > 0) pending++;
   }
-  phase = { id, expect, pendingConns: pending, firstAt: 0, lastAt: 0, startedAt: nowMs() };
+  phase = { id, expect, pendingConns: pending, firstAt: 0, lastAt: 0, startedAt: nowMs(), readsAtStart: readsSoFar() };
   phase.timer = setTimeout(finishPhase, timeoutMs);
   if (pending === 0) queueMicrotask(finishPhase);
   out({ ev: "phase-started", id });

@@ -18,6 +18,12 @@ import { Histogram } from "./histogram.ts";
 import { type ChildEvent, JsonProcess, withFdLimit } from "./procs.ts";
 import { ROOT } from "./systems.ts";
 
+/**
+ * The generator script the fleet runs: `bench/generator.ts`, or `$WSE_BENCH_GENERATOR` (another
+ * build of it, for A/B comparisons of generator versions).
+ */
+export const GENERATOR = process.env.WSE_BENCH_GENERATOR || `${ROOT}bench/generator.ts`;
+
 /** Fleet settings: a generator spec minus the per-process fields. */
 export interface FleetOptions extends Omit<GeneratorSpec, "name" | "connections" | "firstIndex" | "maxSeconds" | "hosts"> {
   /** Total connections across all processes. */
@@ -63,6 +69,8 @@ export interface PhaseResult {
   latency: Histogram;
   /** Connections closed by the server so far. */
   unexpectedCloses: number;
+  /** TCP reads the generators handled during the phase (deliveries ÷ reads = messages per read). */
+  reads: number;
   closeCodes: Record<string, number>;
 }
 
@@ -106,7 +114,7 @@ export class Fleet {
         maxSeconds: options.maxSeconds ?? 120,
       };
       first += share;
-      const proc = JsonProcess.spawn(`gen${i}`, withFdLimit([process.execPath, ...(runtimeArgs ?? []), `${ROOT}bench/generator.ts`, JSON.stringify(spec)], fdLimit), {
+      const proc = JsonProcess.spawn(`gen${i}`, withFdLimit([process.execPath, ...(runtimeArgs ?? []), GENERATOR, JSON.stringify(spec)], fdLimit), {
         cwd: ROOT,
         onEvent: (event: ChildEvent) => {
           if (event.ev === "progress" && options.onProgress) {
@@ -166,6 +174,7 @@ export class Fleet {
       latency: new Histogram(),
       unexpectedCloses: 0,
       closeCodes: {},
+      reads: 0,
     };
     for (const report of reports) {
       const stats = report.stats as Record<string, number>;
@@ -182,6 +191,7 @@ export class Fleet {
       result.lastAt = Math.max(result.lastAt, Number(report.lastAt));
       result.latency.merge(report.latency as Parameters<Histogram["merge"]>[0]);
       result.unexpectedCloses += Number(report.unexpectedCloses);
+      result.reads += Number(report.reads ?? 0);
       for (const [code, n] of Object.entries(report.closeCodes as Record<string, number>)) {
         result.closeCodes[code] = (result.closeCodes[code] ?? 0) + n;
       }

@@ -30,6 +30,11 @@ const utf8 = new TextEncoder();
 let readCount = 0;
 const latin1 = new TextDecoder("latin1");
 
+/** TCP reads handled so far by every connection of this process (a diagnostic: messages per read). */
+export function readsSoFar(): number {
+  return readCount;
+}
+
 /** Where to connect. */
 export interface RawWsTarget {
   /** Host or IP to connect to (loopback only in this project). */
