@@ -117,6 +117,26 @@ describe("Bun host", () => {
     expect((await plain.waitPublications("burst", sizes.length, 10_000)).map((e) => e.o)).toEqual(sizes.map((_, i) => i));
   }, 20_000);
 
+  test("client publishes fanned out to encrypted subscribers from inside another socket's message handler", async () => {
+    const { url } = await server({ clientPublish: true });
+    const subs = await Promise.all([1, 2, 3].map(() => client(url)));
+    for (const c of subs) {
+      await c.hello({}, true);
+      await c.subscribe(["chat"], {}, true);
+    }
+    const publisher = subs[0]!;
+    const messages = Array.from({ length: 30 }, (_, i) => ({ c: "U", t: "publish", p: { topic: "chat", type: "say", payload: { i } } }));
+    publisher.send({ c: "WSE", t: "batch", p: { messages: messages.slice(0, 15) } }, true);
+    for (const m of messages.slice(15)) publisher.send(m, true);
+    publisher.send({ c: "WSE", t: "ping", p: { timestamp: Date.now() } }, true);
+    for (const c of subs) {
+      const envs = await c.waitPublications("chat", 30, 10_000);
+      expect(envs.map((e) => e.p.i)).toEqual(messages.map((_, i) => i));
+      expect(envs.map((e) => e.o)).toEqual(messages.map((_, i) => i));
+    }
+    await publisher.waitType("PONG");
+  }, 20_000);
+
   test("broadcast and direct send reach the right connections", async () => {
     const { server: s, url } = await server();
     const a = await client(url);
