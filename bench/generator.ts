@@ -16,7 +16,19 @@ import { connectRawWs, type RawWsConnection, readsSoFar } from "./lib/raw-ws.ts"
 import { Histogram } from "./lib/histogram.ts";
 import { signJwt } from "./lib/jwt.ts";
 import { DeliveryStats, TopicTracker } from "./lib/offsets.ts";
-import { BenchKeyExchange, type BenchKey, bytesEqual, frameToJson, jsonStart, nowMs, parseEnvelope, parsePublication, scanStamp, stamp } from "./lib/wse-wire.ts";
+import {
+  BenchKeyExchange,
+  type BenchKey,
+  bytesEqual,
+  frameToJson,
+  InflateMemo,
+  jsonStart,
+  nowMs,
+  parseEnvelope,
+  parsePublication,
+  scanStamp,
+  stamp,
+} from "./lib/wse-wire.ts";
 
 /** Everything one generator process needs to know. */
 export interface GeneratorSpec {
@@ -84,6 +96,8 @@ const closeCodes: Record<string, number> = {};
 let liveConnections = 0;
 let exiting = false;
 const utf8 = new TextEncoder();
+/** `C:` bodies are the same for every subscriber of a publication: inflate each distinct one once. */
+const inflateMemo = new InflateMemo();
 /** Wall clock read once per TCP read: every message of one read gets the same receive time. */
 let clockRead = -1;
 let clockMs = 0;
@@ -187,7 +201,7 @@ function onMessage(conn: RawWsConnection, opcode: number, bytes: Uint8Array, sta
   }
   let json: Uint8Array;
   try {
-    json = frameToJson(opcode, bytes.subarray(start, end), state.key);
+    json = frameToJson(opcode, bytes.subarray(start, end), state.key, inflateMemo);
   } catch {
     stats.undecodable++;
     return;
@@ -272,6 +286,8 @@ function finishPhase(): void {
     lastAt: phase.lastAt,
     startedAt: phase.startedAt,
     reads: readsSoFar() - phase.readsAtStart,
+    inflated: inflateMemo.inflated,
+    inflateReused: inflateMemo.reused,
     stats: stats.toJSON(),
     latency: latency.toJSON(),
     liveConnections,

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { deflateSync } from "node:zlib";
 import { createCipheriv, randomBytes } from "node:crypto";
-import { bytesEqual, frameToJson, jsonStart, parsePublication, scanPublication, scanStamp, stamp, WireError } from "./wse-wire.ts";
+import { bytesEqual, frameToJson, InflateMemo, jsonStart, parsePublication, scanPublication, scanStamp, stamp, WireError } from "./wse-wire.ts";
 
 const enc = new TextEncoder();
 
@@ -81,6 +81,42 @@ describe("frameToJson", () => {
     expect(new TextDecoder().decode(frameToJson(2, c))).toBe(text);
     expect(new TextDecoder().decode(frameToJson(2, enc.encode(text)))).toBe(text);
     expect(new TextDecoder().decode(frameToJson(1, enc.encode(`U${text}`)))).toBe(text);
+  });
+
+  test("the inflate memo returns exactly what inflating returns, and only for identical bytes", () => {
+    const memo = new InflateMemo();
+    const expected = [0, 1, 2].map((o) => text.replace('"o":0', `"o":${o}`));
+    const frames = expected.map((json) => new Uint8Array([0x43, 0x3a, ...deflateSync(enc.encode(json))]));
+    for (let round = 0; round < 3; round++) {
+      for (const [o, frame] of frames.entries()) {
+        // a fresh copy each time, inside a larger buffer, as a socket read hands it over
+        const buffer = new Uint8Array(frame.length + 6);
+        buffer.set(frame, 3);
+        expect(new TextDecoder().decode(frameToJson(2, buffer.subarray(3, 3 + frame.length), undefined, memo))).toBe(expected[o]!);
+      }
+    }
+    expect([memo.inflated, memo.reused]).toEqual([3, 6]);
+    // same length, one byte different: not a hit, and the broken stream throws
+    const tampered = frames[0]!.slice();
+    tampered[tampered.length - 1]! ^= 1;
+    expect(() => frameToJson(2, tampered, undefined, memo)).toThrow();
+    const middle = frames[0]!.slice();
+    middle[10]! ^= 0x40; // same length and trailer as a remembered frame: compared in full, not reused
+    expect(() => frameToJson(2, middle, undefined, memo)).toThrow();
+    expect(memo.reused).toBe(6);
+    // a memo smaller than the working set evicts and inflates again, still correctly
+    const small = new InflateMemo(1);
+    for (let round = 0; round < 2; round++) {
+      for (const [o, frame] of frames.entries()) expect(new TextDecoder().decode(frameToJson(2, frame, undefined, small))).toBe(expected[o]!);
+    }
+    expect(small.inflated).toBe(6);
+    // the working set of a fan-out: many connections each get many publications in one read
+    const wide = new InflateMemo();
+    const many = Array.from({ length: 300 }, (_, o) => new Uint8Array([0x43, 0x3a, ...deflateSync(enc.encode(text.replace('"o":0', `"o":${o}`)))]));
+    for (let connection = 0; connection < 5; connection++) {
+      for (const [o, frame] of many.entries()) expect(new TextDecoder().decode(frameToJson(2, frame.slice(), undefined, wide))).toBe(text.replace('"o":0', `"o":${o}`));
+    }
+    expect([wide.inflated, wide.reused]).toEqual([300, 1200]);
   });
 
   test("E: frames decrypt with the session key and fail without it", () => {

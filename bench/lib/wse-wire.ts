@@ -53,22 +53,70 @@ function decrypt(key: BenchKey, body: Uint8Array): Uint8Array {
   return Buffer.concat([head, tail]);
 }
 
+/**
+ * Inflates zlib bodies, remembering the result for recent distinct inputs: a fan-out delivers
+ * the same compressed frame to every subscriber, so all but the first copy are an exact byte
+ * comparison (native) instead of a decompression. Inflating is a pure function of its input, so
+ * the result is the same as inflating every copy. Inputs are found by length and the stream's
+ * Adler-32 trailer and then compared in full; the oldest are forgotten beyond `capacity`.
+ */
+export class InflateMemo {
+  readonly #entries = new Map<number, { key: Buffer; json: Uint8Array }[]>();
+  #size = 0;
+  /** Decompressions done (misses). */
+  inflated = 0;
+  /** Frames answered from memory (hits). */
+  reused = 0;
+
+  /** Remembers up to `capacity` distinct inputs (default 4,096). */
+  constructor(readonly capacity = 4096) {}
+
+  /** The inflated bytes of `body` (zlib stream); throws like `inflateSync` on bad input. */
+  inflate(body: Uint8Array): Uint8Array {
+    const view = Buffer.from(body.buffer, body.byteOffset, body.length);
+    const n = view.length;
+    const trailer = n >= 4 ? view.readUInt32BE(n - 4) : 0;
+    const id = n * 4294967296 + trailer;
+    const bucket = this.#entries.get(id);
+    if (bucket) {
+      for (const entry of bucket) {
+        if (entry.key.equals(view)) {
+          this.reused++;
+          return entry.json;
+        }
+      }
+    }
+    const json = inflateSync(view);
+    this.inflated++;
+    const entry = { key: Buffer.from(view), json };
+    if (bucket) bucket.push(entry);
+    else this.#entries.set(id, [entry]);
+    if (++this.#size > this.capacity) {
+      const oldest = this.#entries.keys().next().value!;
+      this.#size -= this.#entries.get(oldest)!.length;
+      this.#entries.delete(oldest);
+    }
+    return json;
+  }
+}
+
 /** Why a frame could not be turned into JSON. */
 export class WireError extends Error {}
 
 /**
  * Returns the JSON bytes inside a frame. Text frames pass through; binary frames lose their
  * `E:` (needs `key`), `C:` and legacy prefixes. Throws `WireError` for msgpack or garbage.
+ * With `memo`, zlib bodies identical to a recent one reuse its inflated bytes (read-only).
  */
-export function frameToJson(opcode: number, payload: Uint8Array, key?: BenchKey): Uint8Array {
+export function frameToJson(opcode: number, payload: Uint8Array, key?: BenchKey, memo?: InflateMemo): Uint8Array {
   let bytes = payload;
   if (opcode === 2) {
     if (bytes.length >= 2 && bytes[0] === 0x45 && bytes[1] === 0x3a) {
       if (!key) throw new WireError("E: frame before the key exchange");
       bytes = decrypt(key, bytes.subarray(2));
     }
-    if (bytes.length >= 2 && bytes[0] === 0x43 && bytes[1] === 0x3a) bytes = inflateSync(bytes.subarray(2));
-    else if (bytes.length >= 1 && bytes[0] === 0x78) bytes = inflateSync(bytes);
+    if (bytes.length >= 2 && bytes[0] === 0x43 && bytes[1] === 0x3a) bytes = memo ? memo.inflate(bytes.subarray(2)) : inflateSync(bytes.subarray(2));
+    else if (bytes.length >= 1 && bytes[0] === 0x78) bytes = memo ? memo.inflate(bytes) : inflateSync(bytes);
     else if (bytes.length >= 2 && bytes[1] === 0x3a) throw new WireError(`unsupported prefix ${String.fromCharCode(bytes[0]!)}:`);
   }
   return stripLegacy(bytes);
