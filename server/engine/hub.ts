@@ -54,6 +54,8 @@ export interface Held {
 }
 
 interface TopicEntry {
+  /** The topic's host channel per variant (`topicChannel`), made once. */
+  channels: readonly [string, string, string];
   /** Live members (reached through channels or individually). */
   live: Set<HubMember>;
   /** Live plain members per variant. */
@@ -119,10 +121,11 @@ export class Hub {
     let entry = this.#topics.get(topic);
     const created = !entry;
     if (!entry) {
-      entry = { live: new Set(), counts: [0, 0, 0], encrypted: new Set(), held: new Map() };
+      const channels = [topicChannel(Variant.JSON, topic), topicChannel(Variant.ZSTD, topic), topicChannel(Variant.MSGPACK, topic)] as const;
+      entry = { channels, live: new Set(), counts: [0, 0, 0], encrypted: new Set(), held: new Map() };
       this.#topics.set(topic, entry);
     }
-    if (entry.live.has(member)) this.#detach(entry, topic, member, member.variant, member.key);
+    if (entry.live.has(member)) this.#detach(entry, member, member.variant, member.key);
     const buffer: Held[] = [];
     entry.held.set(member, buffer);
     return { buffer, created };
@@ -137,7 +140,7 @@ export class Hub {
   release(topic: string, member: HubMember): boolean {
     const entry = this.#topics.get(topic);
     if (!entry || !entry.held.delete(member)) return false;
-    this.#attach(entry, topic, member);
+    this.#attach(entry, member);
     return true;
   }
 
@@ -145,7 +148,7 @@ export class Hub {
   remove(topic: string, member: HubMember): boolean {
     const entry = this.#topics.get(topic);
     if (!entry) return false;
-    if (entry.live.has(member)) this.#detach(entry, topic, member, member.variant, member.key);
+    if (entry.live.has(member)) this.#detach(entry, member, member.variant, member.key);
     entry.held.delete(member);
     if (entry.live.size === 0 && entry.held.size === 0) {
       this.#topics.delete(topic);
@@ -162,8 +165,8 @@ export class Hub {
     for (const topic of topics) {
       const entry = this.#topics.get(topic);
       if (!entry || !entry.live.has(member)) continue;
-      this.#detach(entry, topic, member, previous.variant, previous.key);
-      this.#attach(entry, topic, member);
+      this.#detach(entry, member, previous.variant, previous.key);
+      this.#attach(entry, member);
     }
   }
 
@@ -180,7 +183,7 @@ export class Hub {
       const n = entry.counts[variant];
       if (n === 0 || !fanOut) continue;
       const frame = out.frame(variant);
-      fanOut.publish(topicChannel(variant, topic), frame);
+      fanOut.publish(entry.channels[variant], frame);
       count.messages += n;
       count.bytes += n * (typeof frame === "string" ? frame.length : frame.byteLength);
     }
@@ -193,23 +196,23 @@ export class Hub {
     return count;
   }
 
-  #attach(entry: TopicEntry, topic: string, member: HubMember): void {
+  #attach(entry: TopicEntry, member: HubMember): void {
     entry.live.add(member);
     if (member.key) {
       entry.encrypted.add(member);
     } else {
       entry.counts[member.variant]++;
-      member.join(topicChannel(member.variant, topic));
+      member.join(entry.channels[member.variant]);
     }
   }
 
-  #detach(entry: TopicEntry, topic: string, member: HubMember, variant: Variant, key: SessionKey | null): void {
+  #detach(entry: TopicEntry, member: HubMember, variant: Variant, key: SessionKey | null): void {
     entry.live.delete(member);
     if (key) {
       entry.encrypted.delete(member);
     } else {
       entry.counts[variant]--;
-      member.leave(topicChannel(variant, topic));
+      member.leave(entry.channels[variant]);
     }
   }
 }
