@@ -12,7 +12,7 @@ import { silentLogger } from "../log.ts";
 import { resolveOptions } from "../options.ts";
 import { Engine } from "./engine.ts";
 import type { HostSocket, UpgradeData } from "./host.ts";
-import { type BatchTarget, type Frame, WriteBatcher } from "./write-batch.ts";
+import { type BatchTarget, type Frame, MAX_QUEUED_FRAMES, WriteBatcher } from "./write-batch.ts";
 
 class Target implements BatchTarget {
   writes: Frame[][] = [];
@@ -39,6 +39,17 @@ describe("WriteBatcher", () => {
     expect(b.writes).toEqual([["b1"]]);
     expect(batch.has(a)).toBe(false);
     expect(batch.size).toBe(0);
+  });
+
+  test("a target's queue is written at once when it reaches MAX_QUEUED_FRAMES, order kept", async () => {
+    const batch = new WriteBatcher();
+    const a = new Target();
+    const total = MAX_QUEUED_FRAMES * 2 + 3;
+    for (let i = 0; i < total; i++) batch.queue(a, `f${i}`);
+    expect(a.writes.map((w) => w.length)).toEqual([MAX_QUEUED_FRAMES, MAX_QUEUED_FRAMES]);
+    await microtasks();
+    expect(a.writes.map((w) => w.length)).toEqual([MAX_QUEUED_FRAMES, MAX_QUEUED_FRAMES, 3]);
+    expect(a.writes.flat()).toEqual(Array.from({ length: total }, (_, i) => `f${i}`));
   });
 
   test("flushTarget writes one target now; the others wait for the turn", async () => {

@@ -12,6 +12,12 @@
  * @module
  */
 
+/**
+ * Frames a connection may have queued before they are written at once, mid-turn: bounds the
+ * memory a long synchronous burst holds and lets the backpressure check see it in time.
+ */
+export const MAX_QUEUED_FRAMES = 256;
+
 /** One encoded frame: text or binary. */
 export type Frame = string | Uint8Array;
 
@@ -37,7 +43,7 @@ export class WriteBatcher {
   queue(target: BatchTarget, frame: Frame): void {
     const frames = this.#pending.get(target);
     if (frames) {
-      frames.push(frame);
+      if (frames.push(frame) >= MAX_QUEUED_FRAMES) this.flushTarget(target);
       return;
     }
     this.#pending.set(target, [frame]);
