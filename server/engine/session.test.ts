@@ -7,6 +7,7 @@ import { silentLogger } from "../log.ts";
 import { resolveOptions, type ServerOptions } from "../options.ts";
 import { Engine } from "./engine.ts";
 import type { HostSocket, UpgradeData } from "./host.ts";
+import { Variant } from "./outbound.ts";
 import type { Session } from "./session.ts";
 
 class RecordingSocket implements HostSocket {
@@ -34,16 +35,21 @@ afterEach(async () => {
   for (const e of engines.splice(0)) await e.close();
 });
 
-function open(options: ServerOptions, userId: string): { session: Session; socket: RecordingSocket } {
+function open(
+  options: ServerOptions,
+  userId: string,
+  extra: Partial<Pick<UpgradeData, "msgpack" | "remoteAddress">> & { acl?: { allows(topic: string): boolean } } = {},
+): { session: Session; socket: RecordingSocket } {
   const engine = new Engine(resolveOptions({ logger: silentLogger, ...options }));
   engines.push(engine);
   engine.setFanOut({ publish() {} });
   const socket = new RecordingSocket();
   const data: UpgradeData = {
     connectionId: "c0ffee00-0000-4000-8000-000000000001",
-    identity: { userId, claims: { sub: userId }, acl: null },
-    msgpack: false,
+    identity: { userId, claims: { sub: userId }, acl: extra.acl ?? null },
+    msgpack: extra.msgpack ?? false,
     initialTopics: [],
+    remoteAddress: extra.remoteAddress,
   };
   const session = engine.open(socket, data)!;
   return { session, socket };
@@ -131,5 +137,33 @@ describe("topic bookkeeping", () => {
     expect([...session.presenceTopics!]).toEqual(["p"]);
     session.presenceTopics = null;
     expect(session.presenceTopics).toBeNull();
+  });
+});
+
+describe("compact fields", () => {
+  test("closed and the wire variant share one slot without disturbing each other", () => {
+    const { session } = open({}, "u", { msgpack: true });
+    expect(session.variant).toBe(Variant.MSGPACK);
+    expect(session.closed).toBe(false);
+    session.closed = true;
+    expect(session.closed).toBe(true);
+    expect(session.variant).toBe(Variant.MSGPACK);
+    session.closed = false;
+    expect(session.closed).toBe(false);
+    expect(session.variant).toBe(Variant.MSGPACK);
+    const plain = open({}, "v").session;
+    plain.closed = true;
+    expect(plain.variant).toBe(Variant.JSON);
+  });
+
+  test("the ACL and the remote address come from the upgrade", () => {
+    const acl = { allows: (topic: string) => topic.startsWith("public.") };
+    const { session } = open({}, "u", { acl, remoteAddress: "10.1.2.3" });
+    expect(session.acl).toBe(acl);
+    expect(session.remoteAddress).toBe("10.1.2.3");
+    const open2 = open({}, "v", { remoteAddress: "10.1.2.3" }).session;
+    expect(open2.acl).toBeNull();
+    expect(open2.remoteAddress).toBe("10.1.2.3");
+    expect(open({}, "w").session.remoteAddress).toBeUndefined();
   });
 });

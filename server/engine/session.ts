@@ -66,6 +66,22 @@ function sharedFor(o: Engine["options"]): Shared {
   return shared;
 }
 
+const VARIANT_BITS = 0b011;
+const CLOSED_BIT = 0b100;
+
+/** Remote addresses seen lately, so connections from one address (a proxy, a NAT) share one string. */
+const addresses = new Map<string, string>();
+const MAX_SHARED_ADDRESSES = 1024;
+
+function sharedAddress(address: string | undefined): string | undefined {
+  if (address === undefined) return undefined;
+  const known = addresses.get(address);
+  if (known !== undefined) return known;
+  if (addresses.size >= MAX_SHARED_ADDRESSES) addresses.clear();
+  addresses.set(address, address);
+  return address;
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
@@ -85,6 +101,8 @@ function encodeBase64(bytes: Uint8Array): string {
 
 /** Per-connection state most connections never need; allocated on first use. */
 interface RareState {
+  /** The topic ACL (`wse_topics`); null for no restriction, the common case. */
+  acl: { allows(topic: string): boolean } | null;
   /** Session key once encryption is on. */
   key: SessionKey | null;
   /** Our key pair of the exchange (its public half goes into `server_hello`). */
@@ -111,25 +129,17 @@ export class Session implements HubMember, ConnectionInfo {
   readonly remoteAddress?: string;
   /** Last inbound frame, ms. */
   lastSeen: number;
-  /** Connected at, ms. */
-  readonly connectedAt: number;
-  /** Closed (or closing): nothing more is sent or handled. */
-  closed = false;
   /** The engine this connection belongs to. */
   readonly engine: Engine;
-  /** The connection's topic ACL (`wse_topics`), null for no restriction. */
-  readonly acl: { allows(topic: string): boolean } | null;
 
   readonly #socket: HostSocket;
-  /** JSON, zstd (negotiated in `client_hello`) or msgpack (fixed by `?format=msgpack`). */
-  #variant: Variant;
+  /** The wire variant (bits 0–1) and the closed flag (bit 2), packed: one slot in the object. */
+  #bits: number;
   /** Topics held (live or being subscribed): none, one (most connections: no Set), or a Set of two or more. */
   #topics: string | Set<string> | null = null;
   /** Created with the first inbound frame and dropped again at rest (idle connections need none). */
   #limiter: InboundRateLimiter | null = null;
   #chain: Promise<void> = SETTLED;
-  /** When the token expires (its `exp` plus the leeway), ms; Infinity for never (see `AuthConfig.closeOnExpiry`). */
-  readonly #deadline: number;
   /** State most connections never need (encryption, presence, abuse counters), made on first use. */
   #rare: RareState | null = null;
 
@@ -141,11 +151,33 @@ export class Session implements HubMember, ConnectionInfo {
     this.connectionId = data.connectionId;
     this.userId = identity.userId;
     this.claims = identity.claims;
-    this.acl = identity.acl;
-    this.remoteAddress = data.remoteAddress;
-    this.#variant = data.msgpack ? Variant.MSGPACK : Variant.JSON;
-    this.lastSeen = this.connectedAt = Date.now();
-    this.#deadline = connectionDeadline(identity.claims, engine.options.jwt);
+    if (identity.acl) this.#state().acl = identity.acl;
+    this.remoteAddress = sharedAddress(data.remoteAddress);
+    this.#bits = data.msgpack ? Variant.MSGPACK : Variant.JSON;
+    this.lastSeen = Date.now();
+  }
+
+  /** Closed (or closing): nothing more is sent or handled. */
+  get closed(): boolean {
+    return (this.#bits & CLOSED_BIT) !== 0;
+  }
+
+  set closed(value: boolean) {
+    this.#bits = value ? this.#bits | CLOSED_BIT : this.#bits & ~CLOSED_BIT;
+  }
+
+  /** JSON, zstd (negotiated in `client_hello`) or msgpack (fixed by `?format=msgpack`). */
+  get #variant(): Variant {
+    return (this.#bits & VARIANT_BITS) as Variant;
+  }
+
+  set #variant(variant: Variant) {
+    this.#bits = (this.#bits & ~VARIANT_BITS) | variant;
+  }
+
+  /** The connection's topic ACL (`wse_topics`), null for no restriction. */
+  get acl(): { allows(topic: string): boolean } | null {
+    return this.#rare?.acl ?? null;
   }
 
   /** The subscribed topics (ConnectionInfo): a snapshot taken at the call. */
@@ -212,7 +244,7 @@ export class Session implements HubMember, ConnectionInfo {
   }
 
   #state(): RareState {
-    return (this.#rare ??= { key: null, keyPair: null, presenceTopics: null, garbage: null, decryptFailures: 0, lastRateLimitedError: -Infinity });
+    return (this.#rare ??= { acl: null, key: null, keyPair: null, presenceTopics: null, garbage: null, decryptFailures: 0, lastRateLimitedError: -Infinity });
   }
 
   /** The wire variant (HubMember). */
@@ -351,7 +383,8 @@ export class Session implements HubMember, ConnectionInfo {
    * abuse tracker once its window has passed.
    */
   compact(now: number): void {
-    if (now >= this.#deadline) {
+    // Computed here rather than kept per session: a few property reads per sweep.
+    if (now >= connectionDeadline(this.claims, this.engine.options.jwt)) {
       this.#expire();
       return;
     }
