@@ -5,7 +5,7 @@
  * the first one are printed.
  *
  * Usage: `bun bench/generator-cost.ts [--system bare-bun] [--subscribers 1000] [--processes 2]
- * [--runs 5] [--per-topic 1000] [--variant json|zlib|e2e] [--cpu-prof]`
+ * [--runs 5] [--per-topic 1000] [--topics 1] [--topics-per-connection 1] [--variant json|zlib|e2e] [--cpu-prof]`
  * @module
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -32,6 +32,9 @@ const processes = Number(arg("--processes", subscribers > 200 ? "2" : "1"));
 const runs = Number(arg("--runs", "5"));
 const perTopic = Number(arg("--per-topic", "1000"));
 const variant = arg("--variant", "json");
+const topicCount = Number(arg("--topics", "1"));
+const topicsPerConnection = Number(arg("--topics-per-connection", "1"));
+const topics = Array.from({ length: topicCount }, (_, i) => (topicCount === 1 ? "cost" : `cost.${i}`));
 const profile = process.argv.includes("--cpu-prof");
 const secret = "bench-secret-0123456789-0123456789-abcdef";
 const profDir = `${ROOT}bench/results/tmp/genprof-${process.pid}`;
@@ -56,8 +59,8 @@ try {
     port: sys.port,
     connections: subscribers,
     processes,
-    topics: ["cost"],
-    topicsPerConnection: 1,
+    topics,
+    topicsPerConnection,
     encryption: variant === "e2e",
     jwtSecret: secret,
     maxSeconds: 240,
@@ -72,7 +75,7 @@ try {
     let startedAt = 0;
     const phase = await fleet.phase(perTopic, 60_000, async () => {
       const mark = sys.publisher.mark;
-      sys.publisher.send({ cmd: "publish", topics: ["cost"], count: perTopic, rate: 0, size });
+      sys.publisher.send({ cmd: "publish", topics, count: perTopic, rate: 0, size });
       const published = await sys.publisher.waitFor((e) => e.ev === "published" || e.ev === "error", 65_000, mark);
       startedAt = Number(published.startedAt);
     });
@@ -98,7 +101,7 @@ try {
     );
   }
   console.log(
-    `median: ${Math.round(median(rates)).toLocaleString("en-US")} del/s, generator ${median(genUs).toFixed(3)} µs CPU/delivery, server ${median(serverUs).toFixed(3)} µs (${system}, ${subscribers} subscribers, ${processes} generator processes, ${variant})`,
+    `median: ${Math.round(median(rates)).toLocaleString("en-US")} del/s, generator ${median(genUs).toFixed(3)} µs CPU/delivery, server ${median(serverUs).toFixed(3)} µs (${system}, ${subscribers} connections, ${topicCount} topics × ${topicsPerConnection} per connection, ${processes} generator processes, ${variant})`,
   );
   if (bad > 0) console.log(`INTEGRITY: ${bad} lost/duplicate/missing/undecodable`);
 } finally {
