@@ -43,6 +43,8 @@ export interface Throughput {
   serverCores: number;
   /** Median generator CPU use during a run, in cores summed over the generator processes. */
   generatorCores: number;
+  /** Median generator CPU time (all generator processes) per delivery, µs. */
+  generatorUsPerDelivery: number;
   integrity: Integrity;
 }
 
@@ -164,6 +166,7 @@ export async function measureThroughput(sys: RunningSystem, fleet: Fleet, option
   const usPerDelivery: number[] = [];
   const serverCores: number[] = [];
   const generatorCores: number[] = [];
+  const generatorUs: number[] = [];
   for (let run = 0; run < options.runs; run++) {
     const timeoutMs = Math.max(10_000, options.targetSeconds * 8000);
     const { phase, startedAt, serverCpuMs, generatorCpuMs, wallMs } = await publishPhase(sys, fleet, options.topics, perTopic, 0, options.size, timeoutMs);
@@ -171,12 +174,13 @@ export async function measureThroughput(sys: RunningSystem, fleet: Fleet, option
     usPerDelivery.push((serverCpuMs * 1000) / Math.max(1, phase.deliveries));
     serverCores.push(serverCpuMs / wallMs);
     generatorCores.push(generatorCpuMs / wallMs);
+    generatorUs.push((generatorCpuMs * 1000) / Math.max(1, phase.deliveries));
     const seconds = Math.max(0.001, (phase.lastAt - startedAt) / 1000);
     const rate = phase.deliveries / seconds;
     runs.push(rate);
     publicationRates.push((perTopic * options.topics.length) / seconds);
     log(
-      `    run ${run + 1}/${options.runs}: ${Math.round(rate).toLocaleString()} del/s, server ${usPerDelivery[run]!.toFixed(2)} µs CPU/delivery, cores: server ${serverCores[run]!.toFixed(2)} generators ${generatorCores[run]!.toFixed(2)}` +
+      `    run ${run + 1}/${options.runs}: ${Math.round(rate).toLocaleString()} del/s, server ${usPerDelivery[run]!.toFixed(2)} µs CPU/delivery, cores: server ${serverCores[run]!.toFixed(2)} generators ${generatorCores[run]!.toFixed(2)} (${generatorUs[run]!.toFixed(2)} µs CPU/delivery)` +
         (phase.lost || phase.duplicates || phase.missing ? ` (lost ${phase.lost}, dup ${phase.duplicates}, missing ${phase.missing})` : ""),
     );
   }
@@ -188,6 +192,7 @@ export async function measureThroughput(sys: RunningSystem, fleet: Fleet, option
     serverUsPerDelivery: median(usPerDelivery),
     serverCores: median(serverCores),
     generatorCores: median(generatorCores),
+    generatorUsPerDelivery: median(generatorUs),
     integrity,
   };
 }
