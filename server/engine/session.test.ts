@@ -7,7 +7,8 @@ import { silentLogger } from "../log.ts";
 import { resolveOptions, type ServerOptions } from "../options.ts";
 import { Engine } from "./engine.ts";
 import type { HostSocket, UpgradeData } from "./host.ts";
-import { Variant } from "./outbound.ts";
+import { createECDH } from "node:crypto";
+import { messageEnvelope, Variant } from "./outbound.ts";
 import type { Session } from "./session.ts";
 
 class RecordingSocket implements HostSocket {
@@ -166,4 +167,51 @@ describe("compact fields", () => {
     expect(open2.remoteAddress).toBe("10.1.2.3");
     expect(open({}, "w").session.remoteAddress).toBeUndefined();
   });
+});
+
+describe("server_hello", () => {
+  const clientKey = createECDH("prime256v1");
+  clientKey.generateKeys();
+  const publicKey = clientKey.getPublicKey().toString("base64");
+  const cases: Array<{ name: string; options: ServerOptions; msgpack?: boolean; hello: Record<string, unknown> }> = [
+    { name: "plain", options: {}, hello: { client_version: "t", protocol_version: 1 } },
+    { name: "zstd, protocol 2, own version and limits", options: { serverVersion: 'v"1\\ü', pingIntervalMs: 1234, maxMessageSize: 4096, rateLimit: { capacity: 7, refillPerSecond: 3 }, recovery: false, presence: false }, hello: { protocol_version: 9, features: { zstd: true } } },
+    { name: "msgpack asks for zstd", options: {}, msgpack: true, hello: { features: { zstd: true } } },
+    { name: "encryption", options: {}, hello: { features: { encryption: true }, encryption_public_key: publicKey } },
+    { name: "a bad key", options: {}, hello: { features: { encryption: true }, encryption_public_key: "AAAA" } },
+  ];
+  for (const c of cases) {
+    test(`is exactly JSON.stringify of messageEnvelope's object (${c.name})`, () => {
+      const { session, socket } = open(c.options, "u", { msgpack: c.msgpack });
+      session.receive(JSON.stringify({ c: "WSE", t: "client_hello", p: c.hello }));
+      const text = socket.sent.find((f) => typeof f === "string" && f.includes('"server_hello"')) as string;
+      const sent = JSON.parse(text);
+      const o = session.engine.options;
+      const hello: Record<string, unknown> = {
+        connection_id: session.connectionId,
+        server_version: o.serverVersion,
+        protocol_version: sent.p.protocol_version,
+        server_time: sent.p.server_time,
+        ping_interval: o.pingIntervalMs,
+        features: {
+          compression: true,
+          encryption: session.key !== null,
+          msgpack: true,
+          recovery: o.recovery,
+          presence: o.presence,
+          batching: true,
+          priority_queue: true,
+          cluster: session.engine.clustered,
+          zstd: session.variant === Variant.ZSTD,
+        },
+        limits: { max_message_size: o.maxMessageSize, rate_limit_capacity: o.rateLimit.capacity, rate_limit_refill: o.rateLimit.refillPerSecond },
+      };
+      if (session.key) hello.encryption_public_key = sent.p.encryption_public_key;
+      const expected = { ...messageEnvelope("server_hello", hello, { category: "WSE" }), ts: sent.ts };
+      expect(text).toBe(JSON.stringify(expected));
+      expect(sent.p.protocol_version).toBe(c.hello.protocol_version === 9 ? 2 : 1);
+      if (c.name === "encryption") expect(Buffer.from(sent.p.encryption_public_key, "base64")).toHaveLength(65);
+      if (c.name === "a bad key") expect(socket.sent.some((f) => typeof f === "string" && f.includes("KEY_EXCHANGE_FAILED"))).toBe(true);
+    });
+  }
 });

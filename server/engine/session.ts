@@ -16,7 +16,7 @@ import { CloseCode, DECRYPTION_ERROR_EVERY, type ErrorCode, GARBAGE_CLOSE_THRESH
 import type { Engine } from "./engine.ts";
 import type { HostSocket, UpgradeData } from "./host.ts";
 import { broadcastChannel, type HubMember } from "./hub.ts";
-import { messageEnvelope, Outbound, Variant } from "./outbound.ts";
+import { isoNow, messageEnvelope, Outbound, Variant } from "./outbound.ts";
 import { applicationMessage, clientPublish, presenceRequest, presenceUpdate, snapshots } from "./requests.ts";
 import { handleSubscription, releaseTopics, type SubscribeRequest, subscribeTopics, unsubscribeTopics } from "./subscribe.ts";
 
@@ -29,7 +29,7 @@ function textSize(text: string, limit: number): number {
   return text.length * 3 <= limit ? text.length : Buffer.byteLength(text, "utf8");
 }
 
-/** What every session of one engine shares: made once per engine (keyed by its resolved options). */
+/** What every session of one engine shares: made once per engine. */
 interface Shared {
   /** The inbound rate-limit settings (each session keeps only its counters). */
   policy: RateLimitPolicy;
@@ -39,13 +39,21 @@ interface Shared {
   parse: { maxDepth: number };
   /** `server_ready`'s `features`, as JSON. */
   readyFeatures: string;
+  /** The constant members of `server_hello`'s payload, as JSON members (empty when a value is absent). */
+  hello: { version: string; ping: string; features: string; limits: string };
 }
 
-const sharedByOptions = new WeakMap<Engine["options"], Shared>();
+/** An object's members as JSON text without the braces ("" when every value is undefined). */
+function members(value: Record<string, unknown>): string {
+  return JSON.stringify(value).slice(1, -1);
+}
 
-function sharedFor(o: Engine["options"]): Shared {
-  let shared = sharedByOptions.get(o);
+const sharedByEngine = new WeakMap<Engine, Shared>();
+
+function sharedFor(engine: Engine): Shared {
+  let shared = sharedByEngine.get(engine);
   if (!shared) {
+    const o = engine.options;
     const rl = o.rateLimit;
     shared = {
       policy: new RateLimitPolicy({ capacity: rl.capacity, refillPerSecond: rl.refillPerSecond, abuseThreshold: rl.abuseThreshold }),
@@ -60,8 +68,18 @@ function sharedFor(o: Engine["options"]): Shared {
         priority_queue: true,
         msgpack: true,
       }),
+      hello: {
+        version: members({ server_version: o.serverVersion }),
+        ping: members({ ping_interval: o.pingIntervalMs }),
+        features: members({ msgpack: true, recovery: o.recovery, presence: o.presence, batching: true, priority_queue: true, cluster: engine.clustered }),
+        limits: JSON.stringify({
+          max_message_size: o.maxMessageSize,
+          rate_limit_capacity: o.rateLimit.capacity,
+          rate_limit_refill: o.rateLimit.refillPerSecond,
+        }),
+      },
     };
-    sharedByOptions.set(o, shared);
+    sharedByEngine.set(engine, shared);
   }
   return shared;
 }
@@ -333,7 +351,7 @@ export class Session implements HubMember, ConnectionInfo {
     const ready =
       `{"c":"WSE","t":"server_ready","id":"${crypto.randomUUID()}","ts":"${now}","seq":1,"v":1,` +
       `"p":{"message":"Connected to WSE server","details":{"connection_id":${JSON.stringify(this.connectionId)},` +
-      `"user_id":${JSON.stringify(this.userId)},"server_time":"${now}","version":1,"features":${sharedFor(this.engine.options).readyFeatures}}}}`;
+      `"user_id":${JSON.stringify(this.userId)},"server_time":"${now}","version":1,"features":${sharedFor(this.engine).readyFeatures}}}}`;
     this.sendFrame(ready);
     this.#socket.subscribe(broadcastChannel(this.#variant));
     if (initialTopics.length > 0) {
@@ -364,7 +382,7 @@ export class Session implements HubMember, ConnectionInfo {
     if (!this.#admit()) return;
     let env: Envelope;
     try {
-      const shared = sharedFor(o);
+      const shared = sharedFor(this.engine);
       const key = this.#rare?.key;
       const frame = decodeFrame(data, this.engine.codec, key ? { key, maxSize: o.maxDecompressedSize } : shared.decode);
       if (frame.encrypted) this.#rare!.decryptFailures = 0;
@@ -403,7 +421,7 @@ export class Session implements HubMember, ConnectionInfo {
 
   /** Rate limit; false when the message must be dropped. */
   #admit(): boolean {
-    this.#limiter ??= new InboundRateLimiter(sharedFor(this.engine.options).policy);
+    this.#limiter ??= new InboundRateLimiter(sharedFor(this.engine).policy);
     const decision = this.#limiter.check();
     if (decision.action === "allow") {
       if (decision.warning) {
@@ -582,32 +600,17 @@ export class Session implements HubMember, ConnectionInfo {
     }
     this.#variant = msgpack ? Variant.MSGPACK : zstd ? Variant.ZSTD : Variant.JSON;
     if (previous.variant !== this.#variant || previous.key !== this.key) this.#rewire(previous);
-    const hello: Record<string, unknown> = {
-      connection_id: this.connectionId,
-      server_version: o.serverVersion,
-      protocol_version: protocolVersion,
-      server_time: new Date().toISOString(),
-      ping_interval: o.pingIntervalMs,
-      features: {
-        compression: true,
-        encryption,
-        msgpack: true,
-        recovery: o.recovery,
-        presence: o.presence,
-        batching: true,
-        priority_queue: true,
-        cluster: this.engine.clustered,
-        zstd,
-      },
-      limits: {
-        max_message_size: o.maxMessageSize,
-        rate_limit_capacity: o.rateLimit.capacity,
-        rate_limit_refill: o.rateLimit.refillPerSecond,
-      },
-    };
+    // The text of JSON.stringify(messageEnvelope("server_hello", {...}, { category: "WSE" })), written
+    // out (session.test.ts pins the equality) so no object tree is built per connection.
+    const h = sharedFor(this.engine).hello;
     const keyPair = this.#rare?.keyPair;
-    if (encryption && keyPair) hello.encryption_public_key = encodeBase64(keyPair.publicKey);
-    this.sendFrame(JSON.stringify(messageEnvelope("server_hello", hello, { category: "WSE" })));
+    let payload = `"connection_id":${JSON.stringify(this.connectionId)}`;
+    if (h.version) payload += `,${h.version}`;
+    payload += `,"protocol_version":${protocolVersion},"server_time":"${new Date().toISOString()}"`;
+    if (h.ping) payload += `,${h.ping}`;
+    payload += `,"features":{"compression":true,"encryption":${encryption},${h.features},"zstd":${zstd}},"limits":${h.limits}`;
+    if (encryption && keyPair) payload += `,"encryption_public_key":"${encodeBase64(keyPair.publicKey)}"`;
+    this.sendFrame(`{"c":"WSE","t":"server_hello","ts":"${isoNow()}","v":1,"p":{${payload}}}`);
   }
 
   #rewire(previous: { variant: Variant; key: SessionKey | null }): void {
@@ -651,7 +654,7 @@ export class Session implements HubMember, ConnectionInfo {
       try {
         inner = parseEnvelope(
           { encrypted: false, compression: "none", format: "json", text: JSON.stringify(messages[i]) },
-          sharedFor(o).parse,
+          sharedFor(this.engine).parse,
         );
       } catch (error) {
         this.#decodeFailed(error);
