@@ -54,6 +54,7 @@ const serverUs: number[] = [];
 const rates: number[] = [];
 const systemShares: number[] = [];
 let bad = 0;
+let parsedTotal = 0;
 try {
   fleet = await Fleet.start({
     port: sys.port,
@@ -89,6 +90,7 @@ try {
       systemMs += s - splitBefore[i]![1];
     });
     bad += phase.lost + phase.duplicates + phase.missing + phase.undecodable;
+    parsedTotal += phase.parsed;
     if (run < 0) continue;
     const rate = phase.deliveries / Math.max(0.001, (phase.lastAt - startedAt) / 1000);
     genUs.push((genMs * 1000) / Math.max(1, phase.deliveries));
@@ -103,6 +105,7 @@ try {
   console.log(
     `median: ${Math.round(median(rates)).toLocaleString("en-US")} del/s, generator ${median(genUs).toFixed(3)} µs CPU/delivery, server ${median(serverUs).toFixed(3)} µs (${system}, ${subscribers} connections, ${topicCount} topics × ${topicsPerConnection} per connection, ${processes} generator processes, ${variant})`,
   );
+  console.log(`publications read with JSON.parse instead of the byte scanner: ${parsedTotal}`);
   if (bad > 0) console.log(`INTEGRITY: ${bad} lost/duplicate/missing/undecodable`);
 } finally {
   await fleet?.stop();

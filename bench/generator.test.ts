@@ -72,6 +72,8 @@ test("a gap, a duplicate and a reordering are counted exactly, in separate and c
     });
     expect(phase.unstamped).toBe(0);
     expect(phase.undecodable).toBe(0);
+    // everything but the escaped topic took the byte scanner (the C: frame after inflating)
+    expect(phase.parsed).toBe(2);
     expect(phase.latency.count).toBe(12);
   } finally {
     await fleet?.stop();

@@ -230,6 +230,7 @@ function onMessage(conn: RawWsConnection, opcode: number, bytes: Uint8Array, sta
       return;
     }
     if (publication.n >= 0 && (publication.topic !== null || publication.offset >= 0 || state.topicNames.length === 1)) {
+      stats.parsed++;
       deliverParsed(state, publication.topic, publication.offset, publication.n, publication.ts0);
       return;
     }

@@ -61,6 +61,8 @@ export interface PhaseResult {
   unstamped: number;
   undecodable: number;
   errors: number;
+  /** Publications the generators had to read with `JSON.parse` (unusual shape; 0 for every system here). */
+  parsed: number;
   /** Earliest first delivery across processes (epoch ms). */
   firstAt: number;
   /** Latest last delivery (epoch ms). */
@@ -169,6 +171,7 @@ export class Fleet {
       unstamped: 0,
       undecodable: 0,
       errors: 0,
+      parsed: 0,
       firstAt: Infinity,
       lastAt: 0,
       latency: new Histogram(),
@@ -187,6 +190,7 @@ export class Fleet {
       result.unstamped += stats.unstamped!;
       result.undecodable += stats.undecodable!;
       result.errors += stats.errors!;
+      result.parsed += stats.parsed ?? 0;
       if (Number(report.firstAt) > 0) result.firstAt = Math.min(result.firstAt, Number(report.firstAt));
       result.lastAt = Math.max(result.lastAt, Number(report.lastAt));
       result.latency.merge(report.latency as Parameters<Histogram["merge"]>[0]);

@@ -29,12 +29,14 @@ export class DeliveryStats {
   unstamped = 0;
   /** Frames that could not be decoded. */
   undecodable = 0;
+  /** Publications read with `JSON.parse` because the byte scanner did not recognise their shape. */
+  parsed = 0;
   /** Error envelopes received. */
   errors = 0;
 
   /** Zeroes every counter. */
   reset(): void {
-    this.deliveries = this.duplicates = this.lost = this.gaps = this.unstamped = this.undecodable = this.errors = 0;
+    this.deliveries = this.duplicates = this.lost = this.gaps = this.unstamped = this.undecodable = this.errors = this.parsed = 0;
   }
 
   /** A plain object for reporting. */
@@ -47,6 +49,7 @@ export class DeliveryStats {
       unstamped: this.unstamped,
       undecodable: this.undecodable,
       errors: this.errors,
+      parsed: this.parsed,
     };
   }
 }

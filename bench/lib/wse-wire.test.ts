@@ -58,10 +58,49 @@ describe("scanStamp (in place)", () => {
   });
 
   test("numbers: negatives, fractions and long fractions", () => {
-    const bytes = enc.encode('{"tp":"a","e":"1","o":-3,"p":{"n":12,"ts0":0.1234567890123}}');
+    const bytes = enc.encode('{"tp":"a","e":"1","o":-3,"p":{"pad":"","n":12,"ts0":0.1234567890123}}');
     expect(scanStamp(bytes, 0, bytes.length)).toBe(true);
     expect(stamp.offset).toBe(-3);
     expect(stamp.ts0).toBeCloseTo(0.1234567890123, 15);
+  });
+
+  test("whenever the scanner accepts a frame it agrees with JSON.parse (seeded random frames)", () => {
+    let seed = 12345;
+    const random = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const pick = <T,>(items: T[]): T => items[Math.floor(random() * items.length)]!;
+    const numbers = () => pick([0, 1, 7, 42, 65535, 2 ** 31, 2 ** 40 + 3, -1, -17, 1.5, 0.25, 1764201234567.125, 1764201234567.4567, 3.0000001]);
+    let accepted = 0;
+    for (let i = 0; i < 3000; i++) {
+      const topic = pick(["a", "prices.eu", "t\u00e9", "é", "日本", "a\"b", "x\\y", "sp ace", "o", "n", "ts0"]);
+      const exact = `{"tp":${JSON.stringify(topic)},"e":"0000beef","o":${numbers()},`;
+      const head = pick([exact, exact, exact, `{"tp":${JSON.stringify(topic)},"o":${numbers()},`, `{"c":"U","tp":${JSON.stringify(topic)},"o":${numbers()},`]);
+      const middle = pick(['"c":"U","t":"bench",', '"t":"bench","id":"\\"o\\":1",', '"v":1,', ""]);
+      const pad = pick(["", "a b", "a b", "x,\\u0022p", 'say \\"n\\":5', '\\"ts0\\":9', "ends\\\\"]);
+      const payload = pick([
+        `{"pad":"${pad}","n":${numbers()},"ts0":${numbers()}}`,
+        `{"pad":"${pad}","n":${numbers()},"ts0":${numbers()}}`,
+        `{"pad":"${pad}","n":${numbers()},"ts0":${numbers()}}`,
+        `{"n":${numbers()},"pad":"${pad}","ts0":${numbers()}}`,
+        `{"pad":"${pad}","n":${numbers()}}`,
+        `{"pad":"${pad}","ts0":${numbers()},"n":${numbers()}}`,
+      ]);
+      const tail = pick(["}", "}", "}", ',"v":1}', ',"q":{"ts0":1}}']);
+      const text = `${head}${middle}"p":${payload}${tail}`;
+      const bytes = enc.encode(`garbage${text}more`);
+      const start = 7;
+      const end = start + enc.encode(text).length;
+      const parsed = JSON.parse(text);
+      if (!scanStamp(bytes, start, end)) continue;
+      accepted++;
+      expect(new TextDecoder().decode(bytes.subarray(stamp.topicStart, stamp.topicEnd))).toBe(parsed.tp);
+      expect(stamp.offset).toBe(parsed.o);
+      expect(stamp.n).toBe(parsed.p.n);
+      if (typeof parsed.p.ts0 === "number") expect(Math.abs(stamp.ts0 - parsed.p.ts0)).toBeLessThanOrEqual(Math.abs(parsed.p.ts0) * 1e-15);
+    }
+    expect(accepted).toBeGreaterThan(150);
   });
 
   test("legacy prefixes are skipped in place", () => {

@@ -160,37 +160,36 @@ export const stamp = {
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const COLON = 0x3a;
-
-/** Index of `"o":` in `[from, end)`, or -1. */
-function findOffsetKey(bytes: Uint8Array, from: number, end: number): number {
-  for (let i = from; i + 4 <= end; i++) {
-    if (bytes[i] === QUOTE && bytes[i + 1] === 0x6f && bytes[i + 2] === QUOTE && bytes[i + 3] === COLON) return i;
-  }
-  return -1;
-}
-
-/** Last index of `"ts0":` in `[from, end)`, or -1. */
-function findTs0KeyBack(bytes: Uint8Array, from: number, end: number): number {
-  for (let i = end - 6; i >= from; i--) {
-    if (bytes[i] === QUOTE && bytes[i + 1] === 0x74 && bytes[i + 2] === 0x73 && bytes[i + 3] === 0x30 && bytes[i + 4] === QUOTE && bytes[i + 5] === COLON) return i;
-  }
-  return -1;
-}
-
-/** Last index of `"n":` in `[from, end)`, or -1. */
-function findNKeyBack(bytes: Uint8Array, from: number, end: number): number {
-  for (let i = end - 4; i >= from; i--) {
-    if (bytes[i] === QUOTE && bytes[i + 1] === 0x6e && bytes[i + 2] === QUOTE && bytes[i + 3] === COLON) return i;
-  }
-  return -1;
-}
-
+const COMMA = 0x2c;
+const E_KEY = utf8Encoder.encode(',"e":"');
+const O_KEY = utf8Encoder.encode(',"o":');
+const P_KEY = utf8Encoder.encode(',"p":{"pad":"');
+const N_KEY = utf8Encoder.encode(',"n":');
+const TS0_KEY = utf8Encoder.encode(',"ts0":');
 const POWERS_OF_TEN = Array.from({ length: 23 }, (_, i) => 10 ** i);
 
+/** True when `key` is at `bytes[at]` (caller keeps `at + key.length <= end`). */
+function keyAt(bytes: Uint8Array, at: number, key: Uint8Array): boolean {
+  for (let i = 0; i < key.length; i++) if (bytes[at + i] !== key[i]) return false;
+  return true;
+}
+
+/** Index of the quote closing a string whose content starts at `at`, or -1 (also for escapes). */
+function plainStringEnd(bytes: Uint8Array, at: number, end: number): number {
+  let b = 0;
+  for (let i = at; i < end; i++) {
+    if ((b = bytes[i]!) === QUOTE) return i;
+    if (b === BACKSLASH) return -1;
+  }
+  return -1;
+}
+
+/** Where the last `readNumber` stopped. */
+let numberEnd = 0;
+
 /**
- * Reads a JSON number (no exponent) at `at`, not past `end`; NaN when there is none. Integer
- * and fraction digits are accumulated as integers (one division at the end).
+ * Reads a JSON number (no exponent) at `at`, not past `end`, and leaves `numberEnd` after it;
+ * NaN when there is none. Integer and fraction digits are accumulated as integers.
  */
 function readNumber(bytes: Uint8Array, at: number, end: number): number {
   let i = at;
@@ -216,10 +215,11 @@ function readNumber(bytes: Uint8Array, at: number, end: number): number {
       i++;
     }
     const digits = i - fractionStart;
-    if (digits >= POWERS_OF_TEN.length) return Number.NaN;
+    if (digits === 0 || digits >= POWERS_OF_TEN.length) return Number.NaN;
     value += fraction / POWERS_OF_TEN[digits]!;
   }
   if (i < end && (bytes[i] === 0x65 || bytes[i] === 0x45)) return Number.NaN;
+  numberEnd = i;
   return negative ? -value : value;
 }
 
@@ -237,46 +237,56 @@ export function jsonStart(bytes: Uint8Array, start: number, end: number): number
 
 /**
  * Reads a publication's stamp and bench fields from the JSON object in `bytes[start, end)`
- * without allocating, into `stamp`. Returns true only for the shape every system here sends:
- * the stamp first (`{"tp":"…","e":…,"o":N,…`, topic without escapes) and the bench fields last
- * in the payload (`…"n":N,"ts0":T}}`). False means "not recognised": the caller must fall back
- * to `parsePublication`, so an unexpected shape costs time, never correctness.
+ * without allocating, into `stamp`. Returns true only for exactly the shape every system here
+ * sends, where each value it reads is certainly the one `JSON.parse` would give:
+ * `{"tp":"T","e":"E","o":O,` … `,"p":{"pad":"P","n":N,"ts0":S}}` with `T`, `E`, `P` free of
+ * escapes, numbers without exponents and nothing after the payload. False means "not
+ * recognised": the caller falls back to `parsePublication`, so an unexpected shape costs time,
+ * never correctness.
  */
 export function scanStamp(bytes: Uint8Array, start: number, end: number): boolean {
   if (
-    end - start < 8 ||
+    end - start < 40 ||
     bytes[start] !== 0x7b ||
     bytes[start + 1] !== QUOTE ||
     bytes[start + 2] !== 0x74 ||
     bytes[start + 3] !== 0x70 ||
     bytes[start + 4] !== QUOTE ||
-    bytes[start + 5] !== COLON ||
-    bytes[start + 6] !== QUOTE
+    bytes[start + 5] !== 0x3a ||
+    bytes[start + 6] !== QUOTE ||
+    bytes[end - 1] !== 0x7d ||
+    bytes[end - 2] !== 0x7d
   ) {
     return false;
   }
   const topicStart = start + 7;
-  let topicEnd = topicStart;
-  let b = 0;
-  while (topicEnd < end && (b = bytes[topicEnd]!) !== QUOTE) {
-    if (b === BACKSLASH) return false;
-    topicEnd++;
+  const topicEnd = plainStringEnd(bytes, topicStart, end);
+  if (topicEnd < 0 || topicEnd + E_KEY.length + 1 > end || !keyAt(bytes, topicEnd + 1, E_KEY)) return false;
+  const epochEnd = plainStringEnd(bytes, topicEnd + 1 + E_KEY.length, end);
+  if (epochEnd < 0 || epochEnd + 1 + O_KEY.length > end || !keyAt(bytes, epochEnd + 1, O_KEY)) return false;
+  const offset = readNumber(bytes, epochEnd + 1 + O_KEY.length, end);
+  if (offset !== offset || bytes[numberEnd] !== COMMA) return false;
+  // the payload member: `,"p":{"pad":"` cannot occur inside a string (its first quote follows a
+  // comma); found through its brace (native search), usually the first one after the stamp
+  let padStart = -1;
+  for (let brace = bytes.indexOf(0x7b, numberEnd); brace >= 0 && brace + P_KEY.length - 5 <= end; brace = bytes.indexOf(0x7b, brace + 1)) {
+    if (keyAt(bytes, brace - 5, P_KEY)) {
+      padStart = brace - 5 + P_KEY.length;
+      break;
+    }
   }
-  if (topicEnd >= end) return false;
-  const oAt = findOffsetKey(bytes, topicEnd, end);
-  if (oAt < 0) return false;
-  const tsAt = findTs0KeyBack(bytes, oAt, end);
-  if (tsAt < 0) return false;
-  const nAt = findNKeyBack(bytes, oAt + 4, tsAt);
-  if (nAt < 0) return false;
-  const offset = readNumber(bytes, oAt + 4, end);
-  const n = readNumber(bytes, nAt + 4, end);
-  if (offset !== offset || n !== n) return false;
+  if (padStart < 0) return false;
+  const padEnd = bytes.indexOf(QUOTE, padStart);
+  if (padEnd < 0 || padEnd + 1 + N_KEY.length > end || bytes[padEnd - 1] === BACKSLASH || !keyAt(bytes, padEnd + 1, N_KEY)) return false;
+  const n = readNumber(bytes, padEnd + 1 + N_KEY.length, end);
+  if (n !== n || numberEnd + TS0_KEY.length > end || !keyAt(bytes, numberEnd, TS0_KEY)) return false;
+  const ts0 = readNumber(bytes, numberEnd + TS0_KEY.length, end);
+  if (ts0 !== ts0 || numberEnd !== end - 2) return false;
   stamp.topicStart = topicStart;
   stamp.topicEnd = topicEnd;
   stamp.offset = offset;
   stamp.n = n;
-  stamp.ts0 = readNumber(bytes, tsAt + 6, end);
+  stamp.ts0 = ts0;
   return true;
 }
 
