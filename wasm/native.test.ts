@@ -3,7 +3,7 @@
  * keys, and every frame decrypts with the WASM backend (the browser's decoder) as well.
  */
 import { describe, expect, test } from "bun:test";
-import { encryptWithPrefix, nativeCodec } from "./native.ts";
+import { advanceIv, encryptWithPrefix, nativeCodec } from "./native.ts";
 import { wasmCodec } from "./wasm-codec.ts";
 
 const raw = new Uint8Array(32).map((_, i) => i * 7 + 1);
@@ -54,6 +54,26 @@ describe("native session key", () => {
       const frame = encryptWithPrefix(key, prefix, text.encode('{"t":"x"}'));
       expect(String.fromCharCode(frame[0]!, frame[1]!)).toBe("E:");
       expect(new TextDecoder().decode(wasmCodec.importKey(raw).decrypt(frame.subarray(2)))).toBe('{"t":"x"}');
+    }
+  });
+});
+
+describe("advanceIv", () => {
+  test("the low 32 bits carry into the high 32 bits; the prefix never changes", () => {
+    const cases: Array<[string, string]> = [
+      ["aabbccdd 00000000 00000000", "aabbccdd 00000000 00000001"],
+      ["aabbccdd 00000000 000000ff", "aabbccdd 00000000 00000100"],
+      ["aabbccdd 00000000 ffffffff", "aabbccdd 00000001 00000000"],
+      ["aabbccdd 000000ff ffffffff", "aabbccdd 00000100 00000000"],
+      ["aabbccdd 12ffffff ffffffff", "aabbccdd 13000000 00000000"],
+      ["aabbccdd ffffffff ffffffff", "aabbccdd 00000000 00000000"],
+    ];
+    for (const [before, after] of cases) {
+      const iv = new Uint8Array(Buffer.from(before.replaceAll(" ", ""), "hex"));
+      const low = Buffer.from(iv).readUInt32BE(8);
+      const next = advanceIv(iv, low);
+      expect(hex(iv)).toBe(after.replaceAll(" ", ""));
+      expect(next).toBe(Buffer.from(iv).readUInt32BE(8));
     }
   });
 });

@@ -99,6 +99,27 @@ function decompressError(error: unknown, what: string, maxSize: number): CodecEr
 }
 
 /**
+ * Advances a 12-byte IV (4-byte prefix ‖ 64-bit big-endian counter) by one; `low` is the value
+ * of its bytes 8–11, the new value is returned. The prefix never changes; the counter wraps
+ * only after 2^64 steps.
+ */
+export function advanceIv(iv: Uint8Array, low: number): number {
+  const next = (low + 1) >>> 0;
+  iv[8] = next >>> 24;
+  iv[9] = (next >>> 16) & 0xff;
+  iv[10] = (next >>> 8) & 0xff;
+  iv[11] = next & 0xff;
+  if (next === 0) {
+    // Carry into the counter's high 32 bits (bytes 4–7).
+    for (let i = 7; i >= 4; i--) {
+      iv[i] = (iv[i]! + 1) & 0xff;
+      if (iv[i] !== 0) break;
+    }
+  }
+  return next;
+}
+
+/**
  * An AES-256-GCM key with its own IV sequence. GCM needs an IV that never repeats under one
  * key, not an unpredictable one (NIST SP 800-38D §8.2.1, deterministic construction): each key
  * starts from 12 random bytes (a 4-byte random prefix and a random 64-bit start) and each frame
@@ -111,17 +132,16 @@ class NativeSessionKey implements SessionKey {
   readonly #key: Uint8Array;
   /** The last IV used: 4-byte prefix ‖ 64-bit big-endian counter (createCipheriv copies it). */
   readonly #iv: Uint8Array;
-  readonly #ivView: DataView;
+  /** The counter's low 32 bits (bytes 8–11 of the IV). */
+  #low: number;
   constructor(key: Uint8Array) {
     this.#key = key;
-    this.#iv = new Uint8Array(crypto().randomBytes(IV_BYTES));
-    this.#ivView = new DataView(this.#iv.buffer, this.#iv.byteOffset, IV_BYTES);
+    const iv = new Uint8Array(crypto().randomBytes(IV_BYTES));
+    this.#iv = iv;
+    this.#low = ((iv[8]! << 24) | (iv[9]! << 16) | (iv[10]! << 8) | iv[11]!) >>> 0;
   }
   #nextIv(): Uint8Array {
-    const v = this.#ivView;
-    const low = (v.getUint32(8) + 1) >>> 0;
-    v.setUint32(8, low);
-    if (low === 0) v.setUint32(4, (v.getUint32(4) + 1) >>> 0);
+    this.#low = advanceIv(this.#iv, this.#low);
     return this.#iv;
   }
   encrypt(plaintext: Uint8Array): Uint8Array {
