@@ -34,7 +34,7 @@ import {
   jsonStart,
   nowMs,
   parseEnvelope,
-  parsePublication,
+  publicationOf,
   scanStamp,
   stamp,
 } from "./lib/wse-wire.ts";
@@ -224,21 +224,19 @@ function onMessage(conn: RawWsConnection, opcode: number, bytes: Uint8Array, sta
       deliverStamped(state, json);
       return;
     }
-    const publication = parsePublication(json);
-    if (publication === null) {
-      stats.undecodable++;
-      return;
-    }
-    if (publication.n >= 0 && (publication.topic !== null || publication.offset >= 0 || state.topicNames.length === 1)) {
-      stats.parsed++;
-      deliverParsed(state, publication.topic, publication.offset, publication.n, publication.ts0);
-      return;
-    }
   }
   const envelope = parseEnvelope(json);
   if (envelope === null) {
     stats.undecodable++;
     return;
+  }
+  if (state.stage === "live") {
+    const publication = publicationOf(envelope);
+    if (publication.n >= 0 && (publication.topic !== null || publication.offset >= 0 || state.topicNames.length === 1)) {
+      stats.parsed++;
+      deliverParsed(state, publication.topic, publication.offset, publication.n, publication.ts0);
+      return;
+    }
   }
   onSystem(conn, state, envelope);
 }

@@ -318,6 +318,11 @@ export function parsePublication(json: Uint8Array): ScannedPublication | null {
     return null;
   }
   if (!envelope || typeof envelope !== "object") return null;
+  return publicationOf(envelope);
+}
+
+/** The stamp and bench fields of an already parsed envelope (absent ones as in `ScannedPublication`). */
+export function publicationOf(envelope: Record<string, unknown>): ScannedPublication {
   const payload = (envelope.p ?? envelope.payload ?? {}) as Record<string, unknown>;
   return {
     topic: typeof envelope.tp === "string" ? envelope.tp : null,
