@@ -215,3 +215,16 @@ describe("server_hello", () => {
     });
   }
 });
+
+describe("subscribe", () => {
+  test("duplicate topics in one request count once, in short and long lists", async () => {
+    const { session, socket } = open({ compressionThreshold: 1_000_000 }, "u");
+    expect(await session.subscribeTopics(["a", "b", "a", "c", "b"], { recover: false, authorize: true })).toEqual(["a", "b", "c"]);
+    const long = Array.from({ length: 40 }, (_, i) => `t${i % 20}`);
+    expect(await session.subscribeTopics(long, { recover: false, authorize: true })).toEqual(Array.from({ length: 20 }, (_, i) => `t${i}`));
+    expect(session.topicCount).toBe(23);
+    const replies = socket.sent.filter((f): f is string => typeof f === "string" && f.includes('"subscription_update"')).map((f) => JSON.parse(f));
+    expect(replies.map((r) => r.p.success_topics.length)).toEqual([3, 20]);
+    expect(replies.every((r) => r.p.failed_topics.length === 0)).toBe(true);
+  });
+});

@@ -88,7 +88,9 @@ export async function subscribeTopics(session: Session, rawTopics: unknown[], re
     errors[topic] = reason;
   };
   const accepted: string[] = [];
-  const seen = new Set<string>();
+  // Duplicates: a list for the usual handful of topics (no Set per subscribe), a Set for long lists.
+  const seenSet = rawTopics.length > 16 ? new Set<string>() : null;
+  const seenList: string[] = [];
   for (const raw of rawTopics) {
     const problem = topicProblem(raw);
     if (problem) {
@@ -96,8 +98,9 @@ export async function subscribeTopics(session: Session, rawTopics: unknown[], re
       continue;
     }
     const topic = raw as string;
-    if (seen.has(topic)) continue;
-    seen.add(topic);
+    if (seenSet ? seenSet.has(topic) : seenList.includes(topic)) continue;
+    if (seenSet) seenSet.add(topic);
+    else seenList.push(topic);
     if (request.authorize && session.acl && !session.acl.allows(topic)) {
       fail(topic, "forbidden");
       continue;
