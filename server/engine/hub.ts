@@ -2,7 +2,8 @@
  * The topic hub: which local connections hold which topic, and the fan-out of one message to a
  * topic. Plain connections are reached through one host channel per (variant, topic), so a
  * publication costs one encode per variant in use plus one native `publish` each; encrypted
- * connections are reached one by one; connections in the middle of a subscribe (reading
+ * connections are reached one by one (their frames queued and written once per connection per
+ * turn, see `write-batch.ts`); connections in the middle of a subscribe (reading
  * history) are "held": their messages are buffered and merged by offset when they go live.
  *
  * @module
