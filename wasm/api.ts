@@ -31,7 +31,7 @@ export class CodecError extends Error {
 
 /** An AES-256-GCM session key; frames use the `E:` body layout IV(12) ‖ ciphertext ‖ tag(16). */
 export interface SessionKey {
-  /** Encrypts with a fresh random 96-bit IV; returns IV ‖ ciphertext ‖ tag (no `E:` prefix). */
+  /** Encrypts with a 96-bit IV never used before under this key (random, or a random-prefixed counter); returns IV ‖ ciphertext ‖ tag (no `E:` prefix). */
   encrypt(plaintext: Uint8Array): Uint8Array;
   /** Decrypts IV ‖ ciphertext ‖ tag; throws `CodecError("DECRYPT_FAILED")` on any failure. */
   decrypt(body: Uint8Array): Uint8Array;
