@@ -114,6 +114,13 @@ describe("flags", () => {
     expect(config.redisUrl).toBe("redis://r:1");
   });
 
+  test("token expiry closing can be turned off by flag, environment or file", () => {
+    expect(load(["--no-jwt-close-on-expiry"]).options).toEqual({ jwt: { closeOnExpiry: false } });
+    expect(load([], { WSE_JWT_CLOSE_ON_EXPIRY: "false" }).options).toEqual({ jwt: { closeOnExpiry: false } });
+    files["/expiry.json"] = JSON.stringify({ jwt: { closeOnExpiry: false } });
+    expect(load(["--config", "/expiry.json"]).options).toEqual({ jwt: { closeOnExpiry: false } });
+  });
+
   test("a boolean flag followed by a boolean word consumes it", () => {
     expect(load(["--recovery", "false", "--port", "1"]).options).toEqual({ recovery: false, port: 1 });
   });

@@ -53,6 +53,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: "jwt.audience", flag: "jwt-audience", env: "WSE_JWT_AUDIENCE", type: "list", help: "Accepted aud value(s)" },
   { key: "jwt.requireKid", flag: "jwt-kid", env: "WSE_JWT_KID", type: "list", help: "Required kid header value(s)" },
   { key: "jwt.leewaySeconds", flag: "jwt-leeway", env: "WSE_JWT_LEEWAY", type: "int", help: "Clock leeway on exp/nbf, seconds", default: "30" },
+  { key: "jwt.closeOnExpiry", flag: "jwt-close-on-expiry", env: "WSE_JWT_CLOSE_ON_EXPIRY", type: "bool", help: "Close a connection when its token expires (AUTH_FAILED, close 4401)", default: "true" },
   { key: "cookieName", flag: "cookie-name", env: "WSE_COOKIE_NAME", type: "string", help: "Cookie read for the token first", default: DEFAULTS.cookieName },
   { key: "allowQueryToken", flag: "query-token", env: "WSE_QUERY_TOKEN", type: "bool", help: "Accept ?token= in the URL", default: "true" },
   { key: "origins", flag: "origins", env: "WSE_ORIGINS", type: "list", help: "Allowed Origin values (comma list, * = any)", default: "any" },
