@@ -7,13 +7,18 @@ import { Outbound, publicationEnvelope, Variant } from "./outbound.ts";
 
 const ctx = { codec: nativeCodec, compressionThreshold: 1024 };
 
+/** A member that records its topics the way a session does: added at hold, forgotten after remove. */
 class Member implements HubMember {
   channels = new Set<string>();
+  topics = new Set<string>();
   direct: Array<string | Uint8Array> = [];
   constructor(
     public variant: Variant = Variant.JSON,
     public key: SessionKey | null = null,
   ) {}
+  hasTopic(topic: string) {
+    return this.topics.has(topic);
+  }
   join(c: string) {
     this.channels.add(c);
   }
@@ -23,6 +28,18 @@ class Member implements HubMember {
   sendFrame(f: string | Uint8Array) {
     this.direct.push(f);
   }
+}
+
+/** Hub calls in the order `subscribe.ts` makes them (hold, then record; remove, then forget). */
+function hold(hub: Hub, topic: string, m: Member) {
+  const held = hub.hold(topic, m);
+  m.topics.add(topic);
+  return held;
+}
+function remove(hub: Hub, topic: string, m: Member): boolean {
+  const emptied = hub.remove(topic, m);
+  m.topics.delete(topic);
+  return emptied;
 }
 
 function setup() {
@@ -41,7 +58,7 @@ describe("Hub", () => {
   test("held members buffer, released members join the variant channel", () => {
     const { hub, published } = setup();
     const m = new Member();
-    const { buffer, created } = hub.hold("t", m);
+    const { buffer, created } = hold(hub, "t", m);
     expect(created).toBe(true);
     const p0 = pub(0);
     hub.deliver("t", p0.out, p0.publication);
@@ -60,7 +77,7 @@ describe("Hub", () => {
     const { hub, published } = setup();
     const members = [new Member(), new Member(), new Member(Variant.MSGPACK), new Member(Variant.JSON, nativeCodec.importKey(new Uint8Array(32)))];
     for (const m of members) {
-      hub.hold("t", m);
+      hold(hub, "t", m);
       hub.release("t", m);
     }
     const p = pub(0);
@@ -76,24 +93,24 @@ describe("Hub", () => {
     const a = new Member();
     const b = new Member();
     for (const m of [a, b]) {
-      hub.hold("t", m);
+      hold(hub, "t", m);
       hub.release("t", m);
     }
     a.variant = Variant.ZSTD;
     hub.rewire(a, ["t"], { variant: Variant.JSON, key: null });
     expect([...a.channels]).toEqual([topicChannel(Variant.ZSTD, "t")]);
-    expect(hub.remove("t", a)).toBe(false);
+    expect(remove(hub, "t", a)).toBe(false);
     expect(a.channels.size).toBe(0);
-    expect(hub.remove("t", b)).toBe(true);
+    expect(remove(hub, "t", b)).toBe(true);
     expect(hub.has("t")).toBe(false);
   });
 
   test("holding a live member detaches it until released (re-subscribe with recovery)", () => {
     const { hub, published } = setup();
     const m = new Member();
-    hub.hold("t", m);
+    hold(hub, "t", m);
     hub.release("t", m);
-    const { buffer, created } = hub.hold("t", m);
+    const { buffer, created } = hold(hub, "t", m);
     expect(created).toBe(false);
     expect(m.channels.size).toBe(0);
     const p = pub(5);
@@ -102,11 +119,42 @@ describe("Hub", () => {
     expect(buffer.length).toBe(1);
   });
 
+  test("counts live, held and encrypted members; isLive tells live from held; removing a live member leaves its channel", () => {
+    const { hub, published } = setup();
+    const plain = [new Member(), new Member(Variant.ZSTD), new Member()];
+    const secret = new Member(Variant.JSON, nativeCodec.importKey(new Uint8Array(32)));
+    for (const m of [...plain, secret]) {
+      hold(hub, "t", m);
+      hub.release("t", m);
+    }
+    const late = new Member();
+    hold(hub, "t", late);
+    expect(hub.count("t")).toBe(5);
+    expect(hub.isLive("t", plain[0]!)).toBe(true);
+    expect(hub.isLive("t", secret)).toBe(true);
+    expect(hub.isLive("t", late)).toBe(false);
+    expect(hub.isLive("other", plain[0]!)).toBe(false);
+    expect(remove(hub, "t", plain[0]!)).toBe(false);
+    expect(plain[0]!.channels.size).toBe(0);
+    expect(hub.count("t")).toBe(4);
+    // A second hold of a held member neither detaches nor double-counts anything.
+    hold(hub, "t", late);
+    expect(hub.count("t")).toBe(4);
+    const p = pub(0);
+    expect(hub.deliver("t", p.out, p.publication).messages).toBe(2); // plain[1] (zstd) and plain[2] (json)
+    expect(published.map(([c]) => c).sort()).toEqual([topicChannel(Variant.JSON, "t"), topicChannel(Variant.ZSTD, "t")].sort());
+    expect(secret.direct.length).toBe(1);
+    for (const m of [plain[1]!, plain[2]!, secret]) expect(remove(hub, "t", m)).toBe(false);
+    expect(remove(hub, "t", late)).toBe(true);
+    expect(hub.has("t")).toBe(false);
+    expect(hub.count("t")).toBe(0);
+  });
+
   test("release after remove is refused", () => {
     const { hub } = setup();
     const m = new Member();
-    hub.hold("t", m);
-    hub.remove("t", m);
+    hold(hub, "t", m);
+    remove(hub, "t", m);
     expect(hub.release("t", m)).toBe(false);
     expect(m.channels.size).toBe(0);
   });

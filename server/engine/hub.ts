@@ -32,6 +32,13 @@ export interface HubMember {
   readonly variant: Variant;
   /** Session key once encryption is on: the member is then reached individually. */
   readonly key: SessionKey | null;
+  /**
+   * True while the member holds the topic (live or held). The hub keeps no per-member record of
+   * its plain live members (only their count), so the member's own topic list answers "is it on
+   * this topic": it must turn true no later than right after `hold` and stay true until `remove`
+   * returned.
+   */
+  hasTopic(topic: string): boolean;
   /** Joins a host channel. */
   join(channel: string): void;
   /** Leaves a host channel. */
@@ -57,9 +64,7 @@ export interface Held {
 interface TopicEntry {
   /** The topic's host channel per variant (`topicChannel`), made once. */
   channels: readonly [string, string, string];
-  /** Live members (reached through channels or individually). */
-  live: Set<HubMember>;
-  /** Live plain members per variant. */
+  /** Live plain members per variant (the members themselves are known to the host channels only). */
   counts: [number, number, number];
   /** Live encrypted members. */
   encrypted: Set<HubMember>;
@@ -96,7 +101,7 @@ export class Hub {
   /** Members on a topic (live and held). */
   count(topic: string): number {
     const e = this.#topics.get(topic);
-    return e ? e.live.size + e.held.size : 0;
+    return e ? e.counts[0] + e.counts[1] + e.counts[2] + e.encrypted.size + e.held.size : 0;
   }
 
   /** Every topic with local members. */
@@ -111,7 +116,8 @@ export class Hub {
 
   /** True when the member is live on the topic. */
   isLive(topic: string, member: HubMember): boolean {
-    return this.#topics.get(topic)?.live.has(member) ?? false;
+    const entry = this.#topics.get(topic);
+    return entry !== undefined && isLive(entry, topic, member);
   }
 
   /**
@@ -123,10 +129,9 @@ export class Hub {
     const created = !entry;
     if (!entry) {
       const channels = [topicChannel(Variant.JSON, topic), topicChannel(Variant.ZSTD, topic), topicChannel(Variant.MSGPACK, topic)] as const;
-      entry = { channels, live: new Set(), counts: [0, 0, 0], encrypted: new Set(), held: new Map() };
+      entry = { channels, counts: [0, 0, 0], encrypted: new Set(), held: new Map() };
       this.#topics.set(topic, entry);
-    }
-    if (entry.live.has(member)) this.#detach(entry, member, member.variant, member.key);
+    } else if (isLive(entry, topic, member)) this.#detach(entry, member, member.variant, member.key);
     const buffer: Held[] = [];
     entry.held.set(member, buffer);
     return { buffer, created };
@@ -149,9 +154,8 @@ export class Hub {
   remove(topic: string, member: HubMember): boolean {
     const entry = this.#topics.get(topic);
     if (!entry) return false;
-    if (entry.live.has(member)) this.#detach(entry, member, member.variant, member.key);
-    entry.held.delete(member);
-    if (entry.live.size === 0 && entry.held.size === 0) {
+    if (!entry.held.delete(member) && member.hasTopic(topic)) this.#detach(entry, member, member.variant, member.key);
+    if (entry.held.size === 0 && entry.encrypted.size === 0 && entry.counts[0] + entry.counts[1] + entry.counts[2] === 0) {
       this.#topics.delete(topic);
       return true;
     }
@@ -165,7 +169,7 @@ export class Hub {
   rewire(member: HubMember, topics: Iterable<string>, previous: { variant: Variant; key: SessionKey | null }): void {
     for (const topic of topics) {
       const entry = this.#topics.get(topic);
-      if (!entry || !entry.live.has(member)) continue;
+      if (!entry || !isLive(entry, topic, member)) continue;
       this.#detach(entry, member, previous.variant, previous.key);
       this.#attach(entry, member);
     }
@@ -198,7 +202,6 @@ export class Hub {
   }
 
   #attach(entry: TopicEntry, member: HubMember): void {
-    entry.live.add(member);
     if (member.key) {
       entry.encrypted.add(member);
     } else {
@@ -208,7 +211,6 @@ export class Hub {
   }
 
   #detach(entry: TopicEntry, member: HubMember, variant: Variant, key: SessionKey | null): void {
-    entry.live.delete(member);
     if (key) {
       entry.encrypted.delete(member);
     } else {
@@ -216,6 +218,11 @@ export class Hub {
       member.leave(entry.channels[variant]);
     }
   }
+}
+
+/** A member on a topic that is not held is live there. */
+function isLive(entry: TopicEntry, topic: string, member: HubMember): boolean {
+  return member.hasTopic(topic) && !entry.held.has(member);
 }
 
 export { Variant };

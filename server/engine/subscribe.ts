@@ -156,8 +156,9 @@ export async function subscribeTopics(session: Session, rawTopics: unknown[], re
         engine.hub.release(topic, session);
         return;
       }
-      session.deleteTopic(topic);
+      // The hub asks the session whether it holds the topic: remove first, then forget it.
       if (engine.hub.remove(topic, session)) void engine.broker.unsubscribe([topic]).catch(() => {});
+      session.deleteTopic(topic);
     });
     accepted.length = 0;
     results = [];
@@ -276,8 +277,10 @@ export async function unsubscribeTopics(session: Session, topics: Iterable<strin
   const emptied: string[] = [];
   const presence: string[] = [];
   for (const topic of [...topics]) {
-    if (!session.deleteTopic(topic)) continue;
+    if (!session.hasTopic(topic)) continue;
+    // The hub asks the session whether it holds the topic: remove first, then forget it.
     if (engine.hub.remove(topic, session)) emptied.push(topic);
+    session.deleteTopic(topic);
     if (session.presenceTopics?.delete(topic)) presence.push(topic);
   }
   await releaseInBroker(session, emptied, presence);
