@@ -31,6 +31,7 @@ import { broadcastChannel, Hub } from "./hub.ts";
 import { type EncodeContext, isoNow, messageEnvelope, Outbound, OutboundCache, VARIANTS } from "./outbound.ts";
 import { BatchedSession } from "./batched-session.ts";
 import { Session } from "./session.ts";
+import { SessionTable } from "./session-table.ts";
 import { extractToken } from "./token.ts";
 import { topicProblem } from "./topics.ts";
 import { WriteBatcher } from "./write-batch.ts";
@@ -119,8 +120,8 @@ export class Engine {
     invalidMessages: 0,
     decryptionFailures: 0,
   };
-  /** Live sessions by connection id. */
-  readonly sessions = new Map<string, Session>();
+  /** Live sessions by connection id (the id names the session's slot: no hash entry per connection). */
+  readonly sessions = new SessionTable<Session>();
   /** Sessions with a session key (reached individually for broadcasts). */
   readonly encryptedSessions = new Set<Session>();
   /** True when the broker spans several nodes. */
@@ -207,7 +208,6 @@ export class Engine {
     if (this.#openSockets >= o.maxConnections) {
       return new Response("too many connections", { status: 503, headers: { "retry-after": "5" } });
     }
-    const connectionId = crypto.randomUUID();
     let query: URLSearchParams | null = null;
     const q = request.url.indexOf("?");
     if (q >= 0) {
@@ -217,6 +217,8 @@ export class Engine {
         return new Response("bad request", { status: 400 });
       }
     }
+    // Reserves the session's slot: `open` fills it or gives it back.
+    const connectionId = this.sessions.reserveId();
     const msgpack = query?.get("format") === "msgpack";
     const topicsParam = query?.get("topics");
     const initialTopics = topicsParam ? topicsParam.split(",").map((t) => t.trim()).filter((t) => t.length > 0).slice(0, o.maxTopicsPerConnection) : NO_TOPICS;
@@ -248,6 +250,7 @@ export class Engine {
   /** The socket opened: greets it, or sends the refusal and closes. Returns the session, if any. */
   open(socket: HostSocket, data: UpgradeData): Session | null {
     this.#openSockets++;
+    if (!data.identity || data.refusal || this.draining || this.#stopped) this.sessions.release(data.connectionId);
     if (!data.identity || data.refusal) {
       const refusal = data.refusal ?? { code: "AUTH_FAILED", message: "authentication failed", closeCode: CloseCode.AUTH };
       const p = { code: refusal.code, message: refusal.message, recoverable: false, timestamp: new Date().toISOString() };
@@ -260,9 +263,15 @@ export class Engine {
       socket.close(this.options.drain.closeCode, "server restart");
       return null;
     }
+    if (this.sessions.get(data.connectionId)) {
+      // Ids from `prepare` are unique; an embedder's own `UpgradeData` may not be.
+      this.logger.error("duplicate connection id refused", { connection_id: data.connectionId });
+      socket.close(1011, "duplicate connection id");
+      return null;
+    }
     const session = new BatchedSession(this, socket, data);
+    this.sessions.add(session);
     data.session = session;
-    this.sessions.set(session.connectionId, session);
     const mine = this.#byUser.get(session.userId);
     if (!mine) this.#byUser.set(session.userId, session);
     else if (mine instanceof Set) mine.add(session);
@@ -301,8 +310,7 @@ export class Engine {
 
   /** Called once when a session closes (by either side): releases topics and presence, runs the hook. */
   sessionClosed(session: Session, code: number, reason: string): void {
-    if (this.sessions.get(session.connectionId) !== session) return;
-    this.sessions.delete(session.connectionId);
+    if (!this.sessions.delete(session)) return;
     const mine = this.#byUser.get(session.userId);
     if (mine === session) {
       this.#byUser.delete(session.userId);
