@@ -119,6 +119,40 @@ describe("handshake", () => {
     expect(env.p.details.user_id).toBe(env.p.details.connection_id); // development mode
   });
 
+  test("connection ids: unique, url-safe, found by send/disconnect; refused and discarded upgrades give their slot back", async () => {
+    const h = host({ origins: ["https://ok.example"] });
+    const sockets = await Promise.all(Array.from({ length: 20 }, () => h.connect()));
+    const ids = sockets.map((s) => JSON.parse(s.frames[0] as string).p.details.connection_id as string);
+    expect(new Set(ids).size).toBe(20);
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{16}\.[0-9a-z]+$/);
+    expect(h.engine.send(ids[3]!, "direct", { n: 3 })).toBe(true);
+    expect(sockets[3]!.ofType("direct").length).toBe(1);
+    expect(h.engine.send(ids[3]!.slice(0, 16) + ".0", "direct", {})).toBe(false); // right slot number, wrong id
+    expect(h.engine.send("nope", "direct", {})).toBe(false);
+    expect(await h.engine.disconnect({ connectionId: ids[5]! })).toBe(1);
+    await until(() => h.engine.sessions.size === 19);
+    const slotOf = (id: string) => id.split(".")[1];
+    const reused = await h.connect();
+    expect(slotOf(JSON.parse(reused.frames[0] as string).p.details.connection_id)).toBe(slotOf(ids[5]!));
+    // Refused after the upgrade (origin): open gives the slot back.
+    const refusedData = await h.engine.prepare(new Request("http://127.0.0.1/wse", { headers: { origin: "https://evil.example" } }));
+    if (refusedData instanceof Response) throw new Error("expected upgrade data");
+    expect(refusedData.refusal?.code).toBe("ORIGIN_NOT_ALLOWED");
+    const refusedSocket = new FakeSocket(h);
+    refusedSocket.data = refusedData;
+    expect(h.engine.open(refusedSocket, refusedData)).toBeNull();
+    const afterRefusal = await h.engine.prepare(new Request("http://127.0.0.1/wse"));
+    if (afterRefusal instanceof Response) throw new Error("expected upgrade data");
+    expect(slotOf(afterRefusal.connectionId)).toBe(slotOf(refusedData.connectionId));
+    // The host could not upgrade: discard gives the slot back.
+    h.engine.discard(afterRefusal);
+    const next = await h.connect();
+    expect(slotOf(next.data!.connectionId)).toBe(slotOf(afterRefusal.connectionId));
+    expect(next.data!.connectionId).not.toBe(afterRefusal.connectionId);
+    expect(h.engine.sessions.size).toBe(21);
+    expect(h.engine.stats().users).toBe(21);
+  });
+
   test("client_hello → plaintext server_hello with protocol_version min(client, 2)", async () => {
     const s = await host({ pingIntervalMs: 1234 }).connect();
     s.receive({ t: "client_hello", p: { protocol_version: 7, features: {} } });

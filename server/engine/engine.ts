@@ -247,6 +247,15 @@ export class Engine {
     }
   }
 
+  /**
+   * The host could not upgrade a request `prepare` accepted (no socket will open for it): gives
+   * back the session slot reserved for its connection id. Optional: an id never given back only
+   * keeps its slot (8 bytes).
+   */
+  discard(data: UpgradeData): void {
+    if (!data.session) this.sessions.release(data.connectionId);
+  }
+
   /** The socket opened: greets it, or sends the refusal and closes. Returns the session, if any. */
   open(socket: HostSocket, data: UpgradeData): Session | null {
     this.#openSockets++;
