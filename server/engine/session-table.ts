@@ -28,6 +28,7 @@ export class SessionTable<S extends TableEntry> {
   #size = 0;
   readonly #pool = new Uint8Array(RANDOM_BYTES * POOL_IDS);
   #poolUsed = POOL_IDS;
+  readonly #codes: number[] = [];
 
   /** Number of sessions. */
   get size(): number {
@@ -47,7 +48,7 @@ export class SessionTable<S extends TableEntry> {
       slot = this.#slots.length;
       this.#slots.push(null);
     }
-    return this.#random() + "." + slot.toString(36);
+    return this.#newId(slot);
   }
 
   /** Gives back the slot of a reserved id no session was made for. */
@@ -107,19 +108,26 @@ export class SessionTable<S extends TableEntry> {
     yield* this.#others.values();
   }
 
-  /** 16 base64url characters from 12 random bytes (drawn 64 ids at a time). */
-  #random(): string {
+  /**
+   * 16 base64url characters from 12 random bytes (drawn 64 ids at a time), a dot and the slot in
+   * base 36, made as one flat string (concatenation would leave rope cells behind per id).
+   */
+  #newId(slot: number): string {
     if (this.#poolUsed === POOL_IDS) {
       crypto.getRandomValues(this.#pool);
       this.#poolUsed = 0;
     }
     const p = this.#pool;
-    let out = "";
+    const codes = this.#codes;
+    codes.length = 0;
     for (let i = this.#poolUsed++ * RANDOM_BYTES, end = i + RANDOM_BYTES; i < end; i += 3) {
       const n = (p[i]! << 16) | (p[i + 1]! << 8) | p[i + 2]!;
-      out += ALPHABET[n >>> 18]! + ALPHABET[(n >>> 12) & 63]! + ALPHABET[(n >>> 6) & 63]! + ALPHABET[n & 63]!;
+      codes.push(ALPHABET.charCodeAt(n >>> 18), ALPHABET.charCodeAt((n >>> 12) & 63), ALPHABET.charCodeAt((n >>> 6) & 63), ALPHABET.charCodeAt(n & 63));
     }
-    return out;
+    codes.push(46); // "."
+    const digits = slot.toString(36);
+    for (let i = 0; i < digits.length; i++) codes.push(digits.charCodeAt(i));
+    return String.fromCharCode.apply(null, codes);
   }
 }
 
