@@ -419,7 +419,9 @@ export class Engine {
     });
     const out = new Outbound(this.encodeContext, env);
     const plain = [0, 0, 0];
-    for (const s of this.sessions.values()) if (!s.key) plain[s.variant]!++;
+    this.sessions.forEach((s) => {
+      if (!s.key) plain[s.variant]!++;
+    });
     if (this.#fanOut) {
       for (const variant of VARIANTS) {
         if (plain[variant] === 0) continue;
@@ -444,21 +446,23 @@ export class Engine {
     for (const variant of VARIANTS) this.#fanOut.publish(broadcastChannel(variant), ping);
     for (const s of this.encryptedSessions) s.sendFrame(ping); // counted by sendFrame
     let plain = 0;
-    for (const s of this.sessions.values()) if (!s.key) plain++;
+    this.sessions.forEach((s) => {
+      if (!s.key) plain++;
+    });
     this.counters.messagesOut += plain;
   }
 
   #sweep(): void {
     const now = Date.now();
     const idle = this.options.idleTimeoutMs;
-    for (const session of this.sessions.values()) {
+    this.sessions.forEach((session) => {
       if (now - session.lastSeen > idle) {
         session.close(CloseCode.IDLE, "idle timeout");
-        continue;
+        return;
       }
       this.checkBackpressure(session);
       session.compact(now);
-    }
+    });
   }
 
   // -------------------------------------------------------------------------------------------

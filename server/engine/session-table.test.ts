@@ -84,4 +84,18 @@ describe("SessionTable", () => {
     expect(seen).toEqual(sessions.filter((s) => s !== sessions[5]).map((s) => s.connectionId));
     expect(table.size).toBe(0);
   });
+
+  test("forEach visits slot and Map sessions once, skipping ones removed during the walk", () => {
+    const table = new SessionTable<{ connectionId: string }>();
+    const slotted = Array.from({ length: 5 }, () => entry(table.reserveId()));
+    const foreign = ["f1", "f2", "f3"].map(entry);
+    for (const s of [...slotted, ...foreign]) table.add(s);
+    const seen: string[] = [];
+    table.forEach((s) => {
+      seen.push(s.connectionId);
+      if (s === slotted[1]) table.delete(slotted[3]!);
+      if (s === foreign[0]) table.delete(foreign[1]!);
+    });
+    expect(seen).toEqual([slotted[0], slotted[1], slotted[2], slotted[4], foreign[0], foreign[2]].map((s) => s!.connectionId));
+  });
 });

@@ -98,6 +98,19 @@ export class SessionTable<S extends TableEntry> {
     return true;
   }
 
+  /**
+   * Calls `visit` for every session, like `values()` but several times faster than a generator
+   * (the engine's timers walk every session: idle sweep, pings, broadcast counts).
+   */
+  forEach(visit: (session: S) => void): void {
+    const slots = this.#slots;
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i];
+      if (s) visit(s);
+    }
+    if (this.#others.size > 0) for (const s of [...this.#others.values()]) if (this.#others.get(s.connectionId) === s) visit(s);
+  }
+
   /** Every session (slot order, then the others); sessions added or removed meanwhile may or may not be seen. */
   *values(): Generator<S, void, undefined> {
     const slots = this.#slots;
