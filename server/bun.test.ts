@@ -24,7 +24,43 @@ async function client(url: string): Promise<TestClient> {
   return c;
 }
 
+/** Sends an upgrade request without `Sec-WebSocket-Key` (the engine accepts it, Bun cannot upgrade it); returns the status line. */
+async function brokenUpgrade(url: string): Promise<string> {
+  const { hostname, port, pathname } = new URL(url);
+  const { promise, resolve } = Promise.withResolvers<string>();
+  let text = "";
+  const socket = await Bun.connect({
+    hostname,
+    port: Number(port),
+    socket: {
+      data(_s, chunk) {
+        text += chunk.toString();
+        if (text.includes("\r\n")) resolve(text.slice(0, text.indexOf("\r\n")));
+      },
+      close() {
+        resolve(text);
+      },
+    },
+  });
+  socket.write(`GET ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  const status = await promise;
+  socket.end();
+  return status;
+}
+
 describe("Bun host", () => {
+  test("an upgrade Bun cannot complete gives its connection slot back", async () => {
+    const { url } = await server();
+    const first = await client(url);
+    const firstId = String((first.frames[0]!.env!.p.details as Record<string, unknown>).connection_id);
+    expect(await brokenUpgrade(url)).toBe("HTTP/1.1 400 Bad Request");
+    const second = await client(url);
+    const secondId = String((second.frames[0]!.env!.p.details as Record<string, unknown>).connection_id);
+    // Slots are numbered from 0 in the id's suffix; the discarded one is reused by the next connection.
+    const slot = (id: string) => Number.parseInt(id.slice(id.lastIndexOf(".") + 1), 36);
+    expect(slot(secondId)).toBe(slot(firstId) + 1);
+  });
+
   test("handshake, subscribe, stamped publications over a real socket", async () => {
     const { server: s, url } = await server();
     const c = await client(url);

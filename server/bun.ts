@@ -101,6 +101,7 @@ export class BunWseServer extends EngineServer implements WseServer {
     const prepared = await this.engine.prepare(request, address);
     if (prepared instanceof Response) return prepared;
     if (server.upgrade(request, { data: prepared })) return undefined;
+    this.engine.discard(prepared);
     return new Response("WebSocket upgrade failed", { status: 400 });
   }
 

@@ -65,6 +65,7 @@ export class DenoWseServer extends EngineServer implements WseServer {
     try {
       upgraded = deno.upgradeWebSocket(request);
     } catch (error) {
+      this.engine.discard(prepared);
       return new Response(`WebSocket upgrade failed: ${error instanceof Error ? error.message : String(error)}`, { status: 400 });
     }
     this.#wire(upgraded.socket, prepared);
