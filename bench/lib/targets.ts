@@ -25,6 +25,9 @@ function fanoutPoints(reports: ScenarioReport[], system: string): FanoutPointLik
   return Array.isArray(points) ? (points as FanoutPointLike[]) : [];
 }
 
+/** The memory target is judged from this many connections up (the issue names 10,000 and 50,000). */
+export const MEMORY_TARGET_MIN_CONNECTIONS = 10_000;
+
 function status(ok: boolean | null): TargetStatus["status"] {
   return ok === null ? "not measured" : ok ? "met" : "not met";
 }
@@ -64,10 +67,12 @@ export function evaluateTargets(reports: ScenarioReport[]): TargetStatus[] {
   });
   const memory = reports.find((r) => r.name === "connections")?.data.results as Record<string, { memory?: { bytesPerConnection: number; connections: number }[] }> | undefined;
   const mem = memory?.ours?.memory ?? [];
+  // The issue states the memory target at 10,000 and 50,000 connections; smaller counts are shown, not judged.
+  const judged = mem.filter((m) => m.connections >= MEMORY_TARGET_MIN_CONNECTIONS);
   out.push({
-    target: "≤ 4 KB RSS per idle connection",
+    target: "≤ 4 KB RSS per idle connection (at ≥ 10,000)",
     measured: mem.map((m) => `${(m.bytesPerConnection / 1024).toFixed(1)} KB @${m.connections}`).join(", ") || "–",
-    status: status(mem.length ? mem.every((m) => m.bytesPerConnection <= 4096) : null),
+    status: status(judged.length ? judged.every((m) => m.bytesPerConnection <= 4096) : null),
   });
   const clients = reports.find((r) => r.name === "client")?.data.results as Record<string, { eventsPerSec?: number }> | undefined;
   const python = clients?.["python wse-client"]?.eventsPerSec;
