@@ -1,10 +1,11 @@
 /**
  * Profiles our client while it receives events: the bare Bun baseline publishes `--events`
  * stamped ~100-byte events to one topic and `bench/clients/ours-client.ts` consumes them under
- * `bun --cpu-prof`; prints self time per function and per file over the whole client run and
- * writes `bench/results/profile-client.md` / `.json`.
+ * `--cpu-prof` of the chosen runtime (Bun, Deno or Node 22); prints self time per function and
+ * per file over the whole client run and writes `bench/results/profile-client[-deno|-node].md` /
+ * `.json`.
  *
- * Usage: `bun bench/profile-client.ts [--events 50000] [--tiny]`
+ * Usage: `bun bench/profile-client.ts [--runtime bun|deno|node] [--events 50000] [--tiny]`
  * @module
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +17,22 @@ import { ROOT, startSystem } from "./lib/systems.ts";
 const tiny = process.argv.includes("--tiny");
 const index = process.argv.indexOf("--events");
 const events = index >= 0 ? Number(process.argv[index + 1]) : tiny ? 2000 : 50_000;
+const runtimeIndex = process.argv.indexOf("--runtime");
+const runtime = runtimeIndex >= 0 ? process.argv[runtimeIndex + 1] : "bun";
+const BIN = `${ROOT}node_modules/.bin`;
+const CLIENT = `${ROOT}bench/clients/ours-client.ts`;
+const PROFILE_FLAGS = (dir: string) => ["--cpu-prof", `--cpu-prof-dir=${dir}`, "--cpu-prof-interval=250"];
+const COMMANDS: Record<string, (dir: string) => string[]> = {
+  bun: (dir) => [process.execPath, ...PROFILE_FLAGS(dir), CLIENT],
+  deno: (dir) => [`${BIN}/deno`, "run", "-A", "--quiet", ...PROFILE_FLAGS(dir), CLIENT],
+  node: (dir) => [`${BIN}/node`, "--no-warnings", ...PROFILE_FLAGS(dir), CLIENT],
+};
+const command = COMMANDS[runtime ?? ""];
+if (!command) {
+  console.error(`--runtime must be one of ${Object.keys(COMMANDS).join(", ")}`);
+  process.exit(2);
+}
+const suffix = runtime === "bun" ? "" : `-${runtime}`;
 const secret = "bench-secret-0123456789-0123456789-abcdef";
 const outDir = tiny ? `${ROOT}bench/results/tmp` : `${ROOT}bench/results`;
 const profDir = `${ROOT}bench/results/tmp/prof-client-${process.pid}`;
@@ -32,7 +49,7 @@ let done: Record<string, unknown> | undefined;
 try {
   const client = JsonProcess.spawn(
     "client",
-    [process.execPath, "--cpu-prof", `--cpu-prof-dir=${profDir}`, "--cpu-prof-interval=250", `${ROOT}bench/clients/ours-client.ts`],
+    command(profDir),
     {
       cwd: ROOT,
       env: {
@@ -61,7 +78,7 @@ if (files.length === 0) {
 const summary = summarizeProfile(JSON.parse(readFileSync(`${profDir}/${files[0]}`, "utf8")) as CpuProfile, ROOT, 25);
 const busy = summary.totalMs - summary.idleMs;
 const lines = [
-  `Profile of our client (Bun) receiving ${events.toLocaleString("en-US")} events; ${new Date().toISOString()}`,
+  `Profile of our client (${runtime}) receiving ${events.toLocaleString("en-US")} events; ${new Date().toISOString()}`,
   `${Math.round(rate).toLocaleString("en-US")} events/s under the profiler (last 80 %), lost ${done!.lost}, duplicates ${done!.duplicates}`,
   `sampled ${summary.totalMs.toFixed(0)} ms (whole client process), GC ${summary.gcMs.toFixed(0)} ms`,
   "",
@@ -75,7 +92,7 @@ const lines = [
 ];
 console.log(lines.join("\n"));
 mkdirSync(outDir, { recursive: true });
-writeFileSync(`${outDir}/profile-client.md`, lines.join("\n") + "\n");
-writeFileSync(`${outDir}/profile-client.json`, JSON.stringify({ events, rate, summary }, null, 2) + "\n");
+writeFileSync(`${outDir}/profile-client${suffix}.md`, lines.join("\n") + "\n");
+writeFileSync(`${outDir}/profile-client${suffix}.json`, JSON.stringify({ runtime, events, rate, summary }, null, 2) + "\n");
 rmSync(profDir, { recursive: true, force: true });
 process.exit(0);

@@ -6,6 +6,7 @@
  */
 import type { Envelope } from "../wasm/envelope.ts";
 import { WSETimeoutError } from "./errors.ts";
+import { Fifo } from "./fifo.ts";
 
 /** Message priorities of the WSE protocol. */
 export const MessagePriority = Object.freeze({
@@ -103,7 +104,7 @@ export function clientEvent<P extends object>(type: string, payload: P, topic?: 
  */
 export class EventQueue {
   readonly capacity: number;
-  #items: WSEEvent[] = [];
+  readonly #items = new Fifo<WSEEvent>();
   #waiters: Array<(event: WSEEvent | null) => void> = [];
   #closed = false;
   #dropped = 0;
