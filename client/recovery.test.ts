@@ -32,6 +32,43 @@ describe("recovery tracker (over the WASM sequencer)", () => {
     expect(t.position("a")).toEqual({ epoch: E2, offset: 0 });
   });
 
+  test("classify agrees with a bare sequencer through deliver, gap, duplicate, rebaseline, reset and forget", () => {
+    const t = tracker();
+    const reference = createSequencer();
+    let random = 7;
+    const pick = (n: number) => {
+      random = (random * 1103515245 + 12345) % 2147483648;
+      return random % n;
+    };
+    const epochs = [E1, E2, "00000003"];
+    const topics = ["a", "b"];
+    for (let step = 0; step < 3000; step++) {
+      const topic = topics[pick(2)]!;
+      const action = pick(12);
+      if (action === 0) {
+        t.forget(topic);
+        reference.forget(topic);
+        continue;
+      }
+      if (action === 1) {
+        // A subscribe reply moving the position (not ahead of it).
+        const epoch = epochs[pick(3)]!;
+        const offset = pick(50);
+        const before = reference.position(topic);
+        t.applyReply(topic, { epoch, offset, recovered: false }, undefined);
+        if (!(before && before.epoch === epoch && before.offset >= offset)) reference.reset(topic, epoch, offset);
+        continue;
+      }
+      const current = reference.position(topic);
+      const epoch = pick(4) === 0 ? epochs[pick(3)]! : (current?.epoch ?? E1);
+      const offset = Math.max(0, (current?.offset ?? 0) + pick(4) - 1);
+      const expected = reference.check(topic, epoch, offset);
+      expect(t.classify({ topic, epoch, offset })).toBe(expected);
+      if (expected === "rebaseline") expect(t.lastRebaselineFrom).toEqual(current!);
+      expect(t.position(topic)).toEqual(reference.position(topic));
+    }
+  });
+
   test("one recovery request in flight per topic, retried after the timeout", () => {
     let now = 0;
     const t = tracker(() => now);

@@ -42,6 +42,12 @@ export class RecoveryTracker {
   readonly #sequencer: TopicSequencer;
   readonly #dedup: DedupWindow;
   readonly #inFlight = new Map<string, number>();
+  /**
+   * Per topic, the position the sequencer reached with the last `deliver` verdict, so that
+   * `classify` needs no `position()` call per event (only a `rebaseline` reads it). Dropped on
+   * every other verdict, `reset` and `forget`: the next event then reads the sequencer again.
+   */
+  readonly #delivered = new Map<string, TopicPosition>();
   readonly #requestTimeout: number;
   readonly #now: () => number;
   /** The position a topic had before the most recent `rebaseline` verdict. */
@@ -70,10 +76,18 @@ export class RecoveryTracker {
       Number.isSafeInteger(event.offset) && event.offset! >= 0;
     if (stamped) {
       const topic = event.topic!;
-      const before = this.#sequencer.position(topic);
+      const known = this.#delivered.get(topic);
+      const before = known ?? this.#sequencer.position(topic);
       verdict = this.#sequencer.check(topic, event.epoch!, event.offset!);
+      if (verdict === "deliver") {
+        // The sequencer's position is now exactly this event's (epoch, offset).
+        if (known) {
+          known.epoch = event.epoch!;
+          known.offset = event.offset!;
+        } else this.#delivered.set(topic, { epoch: event.epoch!, offset: event.offset! });
+      } else this.#delivered.delete(topic);
       if (verdict === "rebaseline") {
-        this.lastRebaselineFrom = before;
+        this.lastRebaselineFrom = before && { epoch: before.epoch, offset: before.offset };
         this.#discontinuities++;
       }
       if (verdict === "gap") {
@@ -146,6 +160,7 @@ export class RecoveryTracker {
       this.#recovered++;
       return { kind: "recovered", count: typeof info.count === "number" ? info.count : 0 };
     }
+    this.#delivered.delete(topic);
     if (epoch !== null && offset >= 0) {
       const ahead = current && current.epoch === epoch && current.offset >= offset;
       if (!ahead) this.#sequencer.reset(topic, epoch, offset);
@@ -171,6 +186,7 @@ export class RecoveryTracker {
 
   /** Forgets a topic (after unsubscribe). */
   forget(topic: string): void {
+    this.#delivered.delete(topic);
     this.#sequencer.forget(topic);
     this.#inFlight.delete(topic);
   }

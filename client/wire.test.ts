@@ -2,9 +2,42 @@ import { describe, expect, test } from "bun:test";
 import { decodeFrame, encodeFrame, parseEnvelope, wasmCodec } from "../wasm/mod.ts";
 import { nativeCodec } from "../wasm/native.ts";
 import { WSEEncryptionError, WSEProtocolError } from "./errors.ts";
-import { COMPRESSION_THRESHOLD, fromBase64, toBase64, Wire } from "./wire.ts";
+import { COMPRESSION_THRESHOLD, countUtf8Bytes, frameSize, fromBase64, toBase64, utf8Length, Wire } from "./wire.ts";
 
 describe("wire", () => {
+  test("utf8Length and countUtf8Bytes count what TextEncoder would write, lone surrogates as U+FFFD", () => {
+    const encoder = new TextEncoder();
+    const samples = [
+      "",
+      '{"t":"x","p":{}}',
+      "é ü ß",
+      "€ 中文 ✓",
+      "emoji 😀 and 👍🏽",
+      "lone high \ud83d end",
+      "lone low \ude00 end",
+      "high at end \ud83d",
+      "two highs \ud83d\ud83d\ude00",
+      "\u007f\u0080\u07ff\u0800\uffff",
+    ];
+    for (const text of samples) {
+      expect(utf8Length(text)).toBe(encoder.encode(text).length);
+      expect(countUtf8Bytes(text)).toBe(encoder.encode(text).length);
+    }
+    let random = 1;
+    for (let round = 0; round < 200; round++) {
+      let text = "";
+      for (let i = 0; i < 40; i++) {
+        random = (random * 1103515245 + 12345) % 2147483648;
+        text += String.fromCharCode(random % 0x10000);
+      }
+      expect(utf8Length(text)).toBe(encoder.encode(text).length);
+      expect(countUtf8Bytes(text)).toBe(encoder.encode(text).length);
+    }
+    expect(frameSize("😀")).toBe(4);
+    expect(frameSize(new Uint8Array(7))).toBe(7);
+    expect(frameSize(new ArrayBuffer(9))).toBe(9);
+  });
+
   test("base64 round-trips and rejects garbage", () => {
     const bytes = new Uint8Array(70_000).map((_, i) => i * 7);
     expect(fromBase64(toBase64(bytes))).toEqual(bytes);

@@ -32,9 +32,45 @@ export function fromBase64(text: string): Uint8Array {
   }
 }
 
+/**
+ * Bytes `text` takes as UTF-8 (what `TextEncoder` would produce, a lone surrogate counting as
+ * the 3-byte U+FFFD), counted in JavaScript without encoding it.
+ */
+export function countUtf8Bytes(text: string): number {
+  const length = text.length;
+  let bytes = length;
+  for (let i = 0; i < length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) bytes += 1;
+    else {
+      bytes += 2;
+      // A high surrogate followed by a low one is one 4-byte character: skip the low unit.
+      if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < length) {
+        const low = text.charCodeAt(i + 1);
+        if (low >= 0xdc00 && low <= 0xdfff) i++;
+      }
+    }
+  }
+  return bytes;
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+/** The runtime's native byte counter where there is one (Bun, Deno and Node have a global `Buffer`). */
+const NativeBuffer = (globalThis as { Buffer?: { byteLength(text: string, encoding: "utf8"): number } }).Buffer;
+
+/**
+ * Bytes `text` takes as UTF-8, without encoding it: `Buffer.byteLength` where the runtime has
+ * it, otherwise the string length for pure ASCII (one native regex test) or `countUtf8Bytes`.
+ */
+export function utf8Length(text: string): number {
+  if (NativeBuffer) return NativeBuffer.byteLength(text, "utf8");
+  return NON_ASCII.test(text) ? countUtf8Bytes(text) : text.length;
+}
+
 /** Byte length of a frame as sent or received. */
 export function frameSize(frame: string | ArrayBuffer | Uint8Array): number {
-  if (typeof frame === "string") return new TextEncoder().encode(frame).length;
+  if (typeof frame === "string") return utf8Length(frame);
   return frame.byteLength;
 }
 
