@@ -57,6 +57,17 @@ async def of_type(client: AsyncWSEClient, type: str, timeout: float = 5.0,
     return await next_matching(client, lambda e: e.type == type, timeout, f"event {type!r}", skipped)
 
 
+async def final_error(client: AsyncWSEClient, code: str) -> WSEEvent:
+    """Waits for the `error` event with `code` after the client reached ERROR, then checks that the
+    close was final: still ERROR 1.5 s later and no reconnect attempted. Returns the event."""
+    err = await of_type(client, "error", 3)
+    assert err.payload.get("code") == code
+    await asyncio.sleep(1.5)
+    assert client.state == ConnectionState.ERROR
+    assert client.get_stats()["reconnect_count"] == 0
+    return err
+
+
 async def on_topic(client: AsyncWSEClient, topic: str, count: int, timeout: float = 8.0) -> list[WSEEvent]:
     """The next `count` stamped events of `topic`, in arrival order."""
     out: list[WSEEvent] = []

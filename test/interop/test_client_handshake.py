@@ -7,7 +7,7 @@ import time
 
 from wse_client import ConnectionState
 
-from events import of_type
+from events import final_error
 from support import async_wait_until, mint_token
 
 
@@ -59,12 +59,8 @@ async def _expect_final_auth_error(url: str, client_factory, code: str, **kwargs
     task = asyncio.ensure_future(client.connect())
     try:
         await async_wait_until(lambda: client.state == ConnectionState.ERROR, 8, "ERROR state after 4401")
-        err = await of_type(client, "error", 3)
-        assert err.payload.get("code") == code
         # 4401 is final: no reconnect attempt follows.
-        await asyncio.sleep(1.5)
-        assert client.state == ConnectionState.ERROR
-        assert client.get_stats()["reconnect_count"] == 0
+        await final_error(client, code)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
