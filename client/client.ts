@@ -862,7 +862,9 @@ export class WSEClient implements AsyncIterable<WSEEvent> {
 
   #startHeartbeat(session: Session): void {
     const ping = () => {
-      if (session.phase !== "ready") return;
+      // The socket can be closing before its close event has run (phase still "ready"): skip the
+      // ping then; the close handler reconnects. A timer callback must never throw.
+      if (session.phase !== "ready" || session.socket.readyState !== 1) return;
       const now = Date.now();
       this.#monitor.recordPing(now);
       this.#sendEnvelope({ c: "WSE", t: "ping", p: { timestamp: now } }, session);
@@ -1036,7 +1038,7 @@ export class WSEClient implements AsyncIterable<WSEEvent> {
       case "server_hello":
         return this.#onServerHello(session, env);
       case "ping":
-        if (session.phase === "ready") {
+        if (session.phase === "ready" && session.socket.readyState === 1) {
           this.#sendEnvelope({ c: "WSE", t: "PONG", p: { server_timestamp: p.server_time ?? p.timestamp ?? null, client_timestamp: Date.now() } }, session);
         }
         return this.#dispatch(eventFromEnvelope(env));

@@ -274,7 +274,7 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
         token: await fast.token("ts-idle"),
         encryption: true,
         heartbeatInterval: 500,
-        idleTimeout: 2500,
+        idleTimeout: 4000, // 4 server ping intervals: a loaded machine can delay one by more than a second
         reconnect: { baseDelay: 200, maxDelay: 1000, jitter: false },
         offlineQueue: false,
       });
@@ -283,7 +283,7 @@ describe("our client ↔ upstream wse-server 2.5.1", () => {
       client.onStateChange((state) => {
         if (state === "reconnecting") reconnects++;
       });
-      await Bun.sleep(6000); // > client idle timeout twice over, > server idle timeout
+      await Bun.sleep(8500); // > client idle timeout twice over, > server idle timeout
       expect(reconnects).toBe(0);
       expect(client.isReady).toBe(true);
     } finally {
