@@ -29,7 +29,6 @@ import { CloseCode } from "./codes.ts";
 import type { HostFanOut, HostSocket, UpgradeData } from "./host.ts";
 import { broadcastChannel, Hub } from "./hub.ts";
 import { type EncodeContext, isoNow, messageEnvelope, Outbound, OutboundCache, VARIANTS } from "./outbound.ts";
-import { BatchedSession } from "./batched-session.ts";
 import { Session } from "./session.ts";
 import { SessionTable } from "./session-table.ts";
 import { extractToken } from "./token.ts";
@@ -278,7 +277,7 @@ export class Engine {
       socket.close(1011, "duplicate connection id");
       return null;
     }
-    const session = new BatchedSession(this, socket, data);
+    const session = new Session(this, socket, data);
     this.sessions.add(session);
     data.session = session;
     const mine = this.#byUser.get(session.userId);
@@ -432,8 +431,7 @@ export class Engine {
       }
     }
     for (const s of this.encryptedSessions) {
-      if (s instanceof BatchedSession && s.key && !s.closed) s.queueFrame(out.encrypted(s.variant, s.key));
-      else s.sendOutbound(out);
+      if (s.key && !s.closed) s.queueFrame(out.encrypted(s.variant, s.key));
     }
   }
 

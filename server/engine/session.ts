@@ -17,6 +17,7 @@ import type { Engine } from "./engine.ts";
 import type { HostSocket, UpgradeData } from "./host.ts";
 import { broadcastChannel, type HubMember } from "./hub.ts";
 import { isoNow, messageEnvelope, Outbound, Variant } from "./outbound.ts";
+import type { BatchTarget, Frame } from "./write-batch.ts";
 import { applicationMessage, clientPublish, presenceRequest, presenceUpdate, snapshots } from "./requests.ts";
 import { handleSubscription, releaseTopics, type SubscribeRequest, subscribeTopics, unsubscribeTopics } from "./subscribe.ts";
 
@@ -136,7 +137,7 @@ interface RareState {
 }
 
 /** A connected client. */
-export class Session implements HubMember, ConnectionInfo {
+export class Session implements HubMember, ConnectionInfo, BatchTarget {
   /** Server-assigned connection id. */
   readonly connectionId: string;
   /** Authenticated user id. */
@@ -290,8 +291,34 @@ export class Session implements HubMember, ConnectionInfo {
     if (!this.closed) this.#socket.unsubscribe(channel);
   }
 
-  /** Sends one encoded frame to this connection (HubMember). */
-  sendFrame(frame: string | Uint8Array): void {
+  /**
+   * Sends one encoded frame to this connection (HubMember): now, or behind the frames queued by
+   * `queueFrame` while there are any, so the wire order is the order of the calls.
+   */
+  sendFrame(frame: Frame): void {
+    const batch = this.engine.writeBatch;
+    if (batch.has(this)) batch.queue(this, frame);
+    else this.#write(frame);
+  }
+
+  /** Queues a frame to be written at the end of this turn, after anything queued before (HubMember). */
+  queueFrame(frame: Frame): void {
+    if (!this.closed) this.engine.writeBatch.queue(this, frame);
+  }
+
+  /** Writes frames in order inside one cork (one socket write on Bun) (BatchTarget). */
+  writeFrames(frames: readonly Frame[]): void {
+    if (this.closed) return;
+    if (frames.length > 1 && this.#socket.cork) this.#socket.cork(() => this.#writeEach(frames));
+    else this.#writeEach(frames);
+  }
+
+  #writeEach(frames: readonly Frame[]): void {
+    // #write counts, watches backpressure, and stops once a slow consumer is closed.
+    for (let i = 0; i < frames.length && !this.closed; i++) this.#write(frames[i]!);
+  }
+
+  #write(frame: Frame): void {
     if (this.closed) return;
     const status = this.#socket.send(frame);
     const m = this.engine.counters;
@@ -331,9 +358,10 @@ export class Session implements HubMember, ConnectionInfo {
     this.sendMessage("error", p, { category: "WSE", correlationId: cid });
   }
 
-  /** Starts the close handshake; cleanup happens when the host reports the close. */
+  /** Writes the queued frames, then starts the close handshake; cleanup happens when the host reports the close. */
   close(code: number, reason: string): void {
     if (this.closed) return;
+    this.engine.writeBatch.flushTarget(this);
     this.closed = true;
     try {
       this.#socket.close(code, reason);

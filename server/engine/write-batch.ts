@@ -7,7 +7,7 @@
  *
  * Order per connection is kept by the connection itself: while it has queued frames, every
  * other frame it sends joins the end of the same queue, and it writes the queue before it
- * closes (see `BatchedSession`).
+ * closes (see `Session.sendFrame`, `Session.close`).
  *
  * @module
  */
