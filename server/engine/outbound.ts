@@ -51,13 +51,7 @@ export class Outbound {
   constructor(ctx: EncodeContext, envelope: EnvelopeObject, payloadJson?: string) {
     this.#ctx = ctx;
     this.#envelope = envelope;
-    if (payloadJson !== undefined) {
-      // One native stringify of the stamp and header (p is last), then the payload text spliced in.
-      const head: Record<string, unknown> = {};
-      for (const key in envelope) if (key !== "p") head[key] = envelope[key];
-      const json = JSON.stringify(head);
-      this.#json = json.length > 2 ? `${json.slice(0, -1)},"p":${payloadJson}}` : `{"p":${payloadJson}}`;
-    }
+    if (payloadJson !== undefined) this.#json = jsonWithPayload(envelope, payloadJson);
   }
 
   /**
@@ -133,6 +127,17 @@ export function publicationEnvelope(publication: Publication): EnvelopeObject {
   return env;
 }
 
+/**
+ * The JSON text of `envelope` with `payloadJson` (already serialized) as its last key `p`: one
+ * native stringify of everything else, then the payload text spliced in.
+ */
+function jsonWithPayload(envelope: EnvelopeObject, payloadJson: string): string {
+  const head: Record<string, unknown> = {};
+  for (const key in envelope) if (key !== "p") head[key] = envelope[key];
+  const json = JSON.stringify(head);
+  return json.length > 2 ? `${json.slice(0, -1)},"p":${payloadJson}}` : `{"p":${payloadJson}}`;
+}
+
 const NO_ENVELOPE: EnvelopeObject = Object.freeze({}) as EnvelopeObject;
 const PART_CACHE_LIMIT = 4096;
 /** Per topic: the epoch and the text up to the offset, `{"tp":<topic>,"e":<epoch>,"o":`. */
@@ -181,9 +186,7 @@ export function publicationJson(publication: Publication, payloadJson: string): 
     typeof publication.topic !== "string" || typeof publication.epoch !== "string" || typeof d.type !== "string" || typeof d.id !== "string" ||
     typeof d.ts !== "string" || !Number.isSafeInteger(offset) || (d.category !== undefined && typeof d.category !== "string")
   ) {
-    const head: Record<string, unknown> = publicationEnvelope(publication);
-    delete head.p;
-    return `${JSON.stringify(head).slice(0, -1)},"p":${payloadJson}}`;
+    return jsonWithPayload(publicationEnvelope(publication), payloadJson);
   }
   let text = stampHead(publication.topic, publication.epoch) + offset + typePart(d.category ?? categoryOf(d.type), d.type) +
     JSON.stringify(d.id) + ',"ts":' + tsJson(d.ts) + ',"v":1';
