@@ -17,6 +17,7 @@
  * @module
  */
 import { type Codec, CodecError, type EcdhKeyPair, type SessionKey } from "./api.ts";
+import { withPrefix } from "./frame.ts";
 
 type ZlibModule = typeof import("node:zlib");
 type CryptoModule = typeof import("node:crypto");
@@ -185,12 +186,7 @@ class NativeSessionKey implements SessionKey {
  * server's `E:` frames), otherwise by concatenation.
  */
 export function encryptWithPrefix(key: SessionKey, prefix: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  if (key instanceof NativeSessionKey) return key.seal(prefix, plaintext);
-  const body = key.encrypt(plaintext);
-  const out = new Uint8Array(prefix.length + body.length);
-  out.set(prefix, 0);
-  out.set(body, prefix.length);
-  return out;
+  return key instanceof NativeSessionKey ? key.seal(prefix, plaintext) : withPrefix(prefix, key.encrypt(plaintext));
 }
 
 function importRawKey(raw: Uint8Array): SessionKey {
